@@ -1,0 +1,40 @@
+"""Global-batch normalisation across torch.distributed ranks, communicating statistics only.
+
+Each rank all-reduces three numbers (its loss sum and the two counts) in one call, so the bytes
+sent do not depend on N or C. Every rank must therefore call the loss the same number of times,
+as with any collective.
+
+The value returned on every rank is what one process computes on the concatenation of all
+ranks' inputs. The gradient assumes the default of ``DistributedDataParallel`` (and of
+mmengine's wrapper): gradients are AVERAGED over ranks. Rank r backpropagates
+``world_size * local_sum_r / global_count``, so the average over ranks is exactly the gradient
+of ``global_sum / global_count``.
+
+We use ``torch.distributed`` directly: mmengine's ``init_dist`` creates the same default process
+group, so the OpenMMLab integration needs nothing more, and the core never imports mmengine.
+"""
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def should_gather(gather_distributed) -> bool:
+    """False: off. None or True: on when a process group with more than one rank exists now."""
+    if gather_distributed is False:
+        return False
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def global_reduce(local_sum: Tensor, local_count) -> Tensor:
+    """Global ``sum`` (local_count None) or ``sum / max(1, count)`` with DDP-averaging gradients."""
+    stats = torch.zeros(2, dtype=torch.float64, device=local_sum.device)
+    stats[0] = local_sum.detach()
+    if local_count is not None:
+        stats[1] = local_count
+    dist.all_reduce(stats)
+    world_size = dist.get_world_size()
+    denominator = stats[1].clamp_min(1) if local_count is not None else stats.new_ones(())
+    global_value = (stats[0] / denominator).to(local_sum.dtype)
+    surrogate = local_sum * (world_size / denominator).to(local_sum.dtype)
+    # Value: the global one; gradient: that of the surrogate (their difference is a constant).
+    return global_value + (surrogate - surrogate.detach())

@@ -1,0 +1,55 @@
+"""Launch and checkpoint helpers for tools/train.py and tools/test.py (no installed file is patched).
+
+- ``setup_launcher``: ``--launcher pytorch`` without CUDA. mmengine's ``init_dist('pytorch')``
+  calls ``torch.cuda.set_device`` and its default DDP wrapper passes ``device_ids=[local_rank]``;
+  both fail on CPU. We create the gloo process group ourselves (the Runner then skips
+  ``init_dist``) and configure the wrapper with ``device_ids=None``. On CUDA nothing changes.
+- ``allow_mmengine_checkpoints``: torch >= 2.6 loads with ``weights_only=True`` and mmengine
+  0.10.7 does not pass ``weights_only``, so its own checkpoints are refused (``Unsupported global
+  ... HistoryBuffer``). We allow-list exactly the types mmengine writes into them; everything
+  else stays refused, so untrusted files are never unpickled freely.
+"""
+import datetime
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+def setup_launcher(cfg, launcher):
+    """Set ``cfg.launcher`` and make the 'pytorch' launcher (torchrun) work on CPU-only machines."""
+    cfg.launcher = launcher
+    if launcher == "none" or torch.cuda.is_available():
+        return
+    if launcher != "pytorch":
+        raise ValueError(f"--launcher {launcher} needs CUDA (mmengine's init_dist calls torch.cuda.set_device); "
+                         "without CUDA use --launcher pytorch through tools/dist_train.sh (torchrun)")
+    cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+    if not dist.is_initialized():
+        timeout = datetime.timedelta(seconds=cfg.env_cfg.dist_cfg.get("timeout", 1800))
+        dist.init_process_group(backend="gloo", timeout=timeout)  # env:// variables from torchrun
+    wrapper = dict(cfg.get("model_wrapper_cfg") or {})
+    wrapper.setdefault("type", "MMDistributedDataParallel")
+    wrapper.setdefault("broadcast_buffers", False)
+    wrapper.setdefault("find_unused_parameters", cfg.get("find_unused_parameters", False))
+    wrapper["device_ids"] = None  # DDP over CPU modules
+    cfg.model_wrapper_cfg = wrapper
+
+
+def mmengine_checkpoint_globals():
+    """The non-tensor types that mmengine 0.10.7 writes into a training checkpoint."""
+    from mmengine.logging import HistoryBuffer
+    numpy_core = getattr(np, "_core", None) or np.core
+    return [
+        HistoryBuffer,  # message_hub's log scalars
+        getattr,  # HistoryBuffer pickles its statistics methods as getattr(HistoryBuffer, 'min'); the
+        # unpickler still calls only allow-listed callables, so getattr alone cannot run code
+        numpy_core.multiarray._reconstruct, np.ndarray, np.dtype,  # the buffers' numpy histories
+        numpy_core.multiarray.scalar,
+        type(np.dtype(np.float64)), type(np.dtype(np.float32)), type(np.dtype(np.int64)),
+    ]
+
+
+def allow_mmengine_checkpoints():
+    """Let ``torch.load(weights_only=True)`` read checkpoints that mmengine's Runner wrote."""
+    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())

@@ -1,0 +1,24 @@
+"""The README's quick examples (the API page's, verbatim) run as written, in order."""
+import os
+import re
+
+import torch
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def quick_example_blocks():
+    text = open(README).read()
+    section = text.split("<!-- quick-examples:start -->")[1].split("<!-- quick-examples:end -->")[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_quick_examples_run_verbatim():
+    blocks = quick_example_blocks()
+    assert len(blocks) == 3
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, README, "exec"), namespace)
+    loss = namespace["loss"]
+    assert loss.shape == () and torch.isfinite(loss)
+    assert namespace["logits"].shape == (4, 10, 64, 64)

@@ -1,0 +1,187 @@
+"""Forward+backward time and extra peak memory of SoftmaxFocalLoss against F.cross_entropy.
+
+Every number is a ratio to F.cross_entropy measured in the same run. Time: interleaved rounds
+(each round runs every variant once, in turn), median per variant. Memory: each variant runs in
+its own fresh process; on CPU the extra peak is VmHWM (from /proc/self/status) after one
+forward+backward minus VmHWM before it (ru_maxrss would carry the parent's peak across exec); on
+CUDA it is torch.cuda.max_memory_allocated above the inputs. Also prints the bytes that
+gather_distributed communicates per call against an all-gather of the logits.
+
+    python tools/benchmark_loss.py                      # all shapes, CPU, 2 threads
+    python tools/benchmark_loss.py --shapes 262144x81 --device cuda
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from imbalanced_losses import softmax_focal_loss
+
+SHAPES = {
+    "262144x81": ((262144, 81), "RetinaNet-like"),
+    "8x19x128x256": ((8, 19, 128, 256), "dense segmentation"),
+    "65536x1204": ((65536, 1204), "LVIS-like"),
+}
+SMOOTHING, IGNORE_FRACTION, GAMMA = 0.1, 0.05, 2.0
+
+
+def make_inputs(shape, device, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    num_classes = shape[1]
+    logits = torch.randn(shape, generator=gen).mul_(3).to(device).requires_grad_()
+    target_shape = shape[:1] + shape[2:]
+    targets = torch.randint(0, num_classes, target_shape, generator=gen)
+    targets[torch.rand(target_shape, generator=gen) < 0.8] = 0  # mostly background, as in detection
+    targets[torch.rand(target_shape, generator=gen) < IGNORE_FRACTION] = -100
+    alpha = torch.full((num_classes,), 0.25)
+    alpha[0] = 0.75
+    return logits, targets.to(device), alpha.to(device)
+
+
+def ours(logits, targets, alpha):
+    return softmax_focal_loss(logits, targets, alpha=alpha, gamma=GAMMA, label_smoothing=SMOOTHING,
+                              reduction="mean_positive", background_class=0)
+
+
+def cross_entropy(logits, targets, alpha):
+    return F.cross_entropy(logits, targets, label_smoothing=SMOOTHING, ignore_index=-100)
+
+
+def naive_focal(logits, targets, alpha):
+    """The common (wrong with smoothing) focal loss: p_t = exp(-ce)."""
+    ce = F.cross_entropy(logits, targets, label_smoothing=SMOOTHING, ignore_index=-100, reduction="none")
+    return ((1 - torch.exp(-ce)) ** GAMMA * ce).mean()
+
+
+def kornia_focal(logits, targets, alpha):
+    from kornia.losses import focal_loss
+    valid = targets != -100  # kornia has no ignore_index
+    return focal_loss(logits[valid], targets[valid], alpha=0.25, gamma=GAMMA, reduction="mean")
+
+
+VARIANTS = {"F.cross_entropy": cross_entropy, "ours": ours, "naive exp(-ce) focal": naive_focal,
+            "kornia focal_loss": kornia_focal}
+
+
+def available_variants():
+    names = list(VARIANTS)
+    try:
+        import kornia.losses  # noqa: F401
+    except ImportError:
+        names.remove("kornia focal_loss")
+    return names
+
+
+def sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def step(fn, logits, targets, alpha):
+    logits.grad = None
+    fn(logits, targets, alpha).backward()
+
+
+def time_variants(shape, device, names, rounds):
+    inputs = make_inputs(shape, device)
+    for name in names:  # warm-up
+        step(VARIANTS[name], *inputs)
+    times = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            sync(device)
+            start = time.perf_counter()
+            step(VARIANTS[name], *inputs)
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def vm_hwm_bytes():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status")
+
+
+def measure_memory_in_this_process(shape, device, name):
+    """Extra peak bytes of one forward+backward (run in a fresh process by the parent)."""
+    fn = VARIANTS[name]
+    step(fn, *make_inputs((64, shape[1]) + shape[2:], device))  # load kernels and thread pools
+    inputs = make_inputs(shape, device)
+    if device.startswith("cuda"):
+        sync(device)
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step(fn, *inputs)
+        sync(device)
+        return torch.cuda.max_memory_allocated() - before
+    before = vm_hwm_bytes()
+    step(fn, *inputs)
+    return vm_hwm_bytes() - before
+
+
+def memory_in_fresh_process(shape_key, device, name, threads):
+    cmd = [sys.executable, __file__, "--child-memory", name, "--shapes", shape_key, "--device", device,
+           "--threads", str(threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["bytes"]
+
+
+def communication_table(shape=(262144, 81), world_sizes=(2, 8, 64)):
+    """Bytes per rank per loss call: ours all-reduces 2 float64; the alternative all-gathers logits."""
+    n, c = shape
+    ours_payload = 2 * 8
+    print(f"\nCommunication per loss call at {n}x{c} fp32 (bytes per rank)")
+    print("| ranks | ours: all-reduce payload | ours: ring all-reduce traffic | all-gather logits+targets: received |")
+    print("|---|---|---|---|")
+    for w in world_sizes:
+        ring = 2 * (w - 1) / w * ours_payload
+        gathered = (w - 1) * n * (c * 4 + 8)
+        print(f"| {w} | {ours_payload} B | {ring:.0f} B | {gathered / 2**20:,.1f} MiB |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory runs")
+    parser.add_argument("--child-memory", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    if args.child_memory:
+        shape = SHAPES[args.shapes[0]][0]
+        print(json.dumps({"bytes": measure_memory_in_this_process(shape, args.device, args.child_memory)}))
+        return
+
+    names = available_variants()
+    print(f"torch {torch.__version__}, device {args.device}, {args.threads} threads, {args.rounds} rounds; "
+          f"ours: alpha, label_smoothing {SMOOTHING}, {IGNORE_FRACTION:.0%} ignored, mean_positive")
+    if "kornia focal_loss" not in names:
+        print("kornia is not installed: its row is skipped")
+    for key in args.shapes:
+        shape, label = SHAPES[key]
+        times = time_variants(shape, args.device, names, args.rounds)
+        memory = {} if args.no_memory else {n: memory_in_fresh_process(key, args.device, n, args.threads)
+                                            for n in names}
+        base_t, base_m = times["F.cross_entropy"], memory.get("F.cross_entropy")
+        print(f"\n{key} ({label})")
+        print("| variant | fwd+bwd median | time / CE | extra peak memory | memory / CE |")
+        print("|---|---|---|---|---|")
+        for name in names:
+            mem = (f"{memory[name] / 2**20:,.0f} MiB | {memory[name] / base_m:.2f}" if memory else "- | -")
+            print(f"| {name} | {times[name] * 1e3:.1f} ms | {times[name] / base_t:.2f} | {mem} |")
+    communication_table()
+
+
+if __name__ == "__main__":
+    main()

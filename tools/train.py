@@ -1,0 +1,69 @@
+"""Train a detector with mmengine's Runner (mmdet's tools/train.py, plus CPU launch support).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    tools/dist_train.sh CONFIG NUM_PROCESSES [...]      # torchrun; gloo on machines without CUDA
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from imbalanced_losses.mmdet.runtime import allow_mmengine_checkpoints, setup_launcher
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description="Train a detector")
+    parser.add_argument("config", help="train config file path")
+    parser.add_argument("--work-dir", help="the dir to save logs and models")
+    parser.add_argument("--amp", action="store_true", help="enable automatic-mixed-precision training")
+    parser.add_argument("--auto-scale-lr", action="store_true", help="enable automatically scaling LR")
+    parser.add_argument("--resume", nargs="?", type=str, const="auto",
+                        help="resume from this checkpoint, or without a path from the latest one in the work dir")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config settings, key=value (e.g. train_cfg.max_epochs=2)")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="job launcher")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    args = parser.parse_args()
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_launcher(cfg, args.launcher)
+    allow_mmengine_checkpoints()
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get("work_dir", None) is None:
+        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        cfg.optim_wrapper.type = "AmpOptimWrapper"
+        cfg.optim_wrapper.loss_scale = "dynamic"
+    if args.auto_scale_lr:
+        if "auto_scale_lr" not in cfg or "base_batch_size" not in cfg.auto_scale_lr:
+            raise RuntimeError('Can not find "auto_scale_lr.base_batch_size" in the config')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == "auto":
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == "__main__":
+    main()
