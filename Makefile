@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-DEMO_CONFIG ?= configs/retinanet/retinanet_r18-half_fpn_softmax-focal_20e_shapes.py
+DEMO_CONFIG ?= configs/retinanet/retinanet_r18-half_fpn_softmax-focal_30e_shapes.py
 DEMO_WORK_DIR ?= work_dirs/demo
 DATA := data/shapes
 

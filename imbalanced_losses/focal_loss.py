@@ -22,8 +22,7 @@ from . import distributed
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
 
 
-def _check_options(alpha, gamma, reduction, label_smoothing, ignore_index, background_class,
-                   gather_distributed):
+def _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed):
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} ({type(gamma).__name__})")
     if not gamma >= 0:  # also catches NaN
@@ -39,8 +38,6 @@ def _check_options(alpha, gamma, reduction, label_smoothing, ignore_index, backg
             raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if gather_distributed is not None and not isinstance(gather_distributed, bool):
         raise TypeError(f"gather_distributed must be None, True or False, got {gather_distributed!r}")
-    if alpha is not None:
-        _as_alpha(alpha)
 
 
 def _as_alpha(alpha):
@@ -176,8 +173,7 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
     Returns:
         The reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
     """
-    _check_options(None, gamma, reduction, label_smoothing, ignore_index, background_class,
-                   gather_distributed)
+    _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed)
     if alpha is not None:
         alpha = _as_alpha(alpha).to(inputs.device if isinstance(inputs, Tensor) else None)
     return _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothing, ignore_index,
@@ -197,23 +193,30 @@ def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothin
     compute_dtype = torch.promote_types(inputs.dtype, torch.float32)
     position_weight = valid.to(compute_dtype)
     if alpha is not None:
-        position_weight = position_weight * alpha.to(compute_dtype)[index]
+        position_weight = position_weight * alpha.to(inputs.device, compute_dtype)[index]
     if weight is not None:
         position_weight = position_weight * weight.detach().to(compute_dtype)
     loss = _FocalLossFunction.apply(inputs, index, position_weight, float(gamma), float(label_smoothing))
 
     if reduction == "none":
-        return loss
-    total = loss.sum()
-    if reduction == "sum":
-        count = None
-    elif reduction == "mean":
-        count = valid.sum()
+        result = loss
     else:
-        count = (valid & (targets != background_class)).sum()
-    if distributed.should_gather(gather_distributed):
-        return distributed.global_reduce(total, count)
-    return total if count is None else total / count.clamp_min(1).to(total.dtype)
+        total = loss.sum()
+        if reduction == "sum":
+            count = None
+        elif reduction == "mean":
+            count = valid.sum()
+        else:
+            count = (valid & (targets != background_class)).sum()
+        if distributed.should_gather(gather_distributed):
+            result = distributed.global_reduce(total, count)
+        else:
+            result = total if count is None else total / count.clamp_min(1).to(total.dtype)
+    if torch.is_grad_enabled() and not result.requires_grad:
+        # Training code calls loss.backward() even on plain tensors (the API page's quick examples
+        # do): give it a leaf to run on. Backward then reaches nothing, as no input needs a gradient.
+        result = result.detach().requires_grad_()
+    return result
 
 
 class SoftmaxFocalLoss(nn.Module):
@@ -225,8 +228,7 @@ class SoftmaxFocalLoss(nn.Module):
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
                  background_class=0, gather_distributed=None):
         super().__init__()
-        _check_options(alpha, gamma, reduction, label_smoothing, ignore_index, background_class,
-                       gather_distributed)
+        _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed)
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
         self.gamma = float(gamma)
         self.reduction = reduction

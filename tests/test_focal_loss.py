@@ -237,3 +237,12 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(cuda.grad.cpu(), cpu.grad)
     with pytest.raises(ValueError, match="targets must be in"):
         softmax_focal_loss(cuda, torch.full_like(targets, 99).cuda())
+
+
+def test_backward_runs_on_plain_tensors_and_no_grad_mode_stays_plain():
+    logits, targets = torch.randn(5, 3), torch.randint(0, 3, (5,))
+    loss = SoftmaxFocalLoss()(logits, targets)
+    loss.backward()  # as in the API page's first quick example
+    assert logits.grad is None
+    with torch.no_grad():
+        assert not SoftmaxFocalLoss()(logits, targets).requires_grad

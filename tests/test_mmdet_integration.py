@@ -20,8 +20,8 @@ from reference import reference_focal_loss  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "retinanet", "*.py")))
-SHAPES_CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_softmax-focal_20e_shapes.py")
-STOCK_CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_sigmoid-focal_20e_shapes.py")
+SHAPES_CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_softmax-focal_30e_shapes.py")
+STOCK_CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_sigmoid-focal_30e_shapes.py")
 register_all_modules()
 
 
@@ -132,6 +132,12 @@ def test_adapter_rejects_sigmoid_and_bad_options():
         MODELS.build(dict(type="SoftmaxFocalLoss", use_sigmoid=True))
     with pytest.raises(ValueError, match="gamma must be >= 0"):
         MODELS.build(dict(type="SoftmaxFocalLoss", gamma=-2.0))
+    scores, labels, weights = random_scores(4)
+    adapter = MMDetSoftmaxFocalLoss()
+    with pytest.raises(ValueError, match=r"weight must be a tensor shaped like label \(60,\), got \(60, 5\)"):
+        adapter(scores, labels, weights[:, None].expand(-1, 5))
+    with pytest.raises(ValueError, match="reduction_override must be None or one of"):
+        adapter(scores, labels, reduction_override="avg")
 
 
 # ---------------------------------------------------------------- SoftmaxRetinaHead

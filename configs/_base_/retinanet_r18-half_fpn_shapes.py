@@ -1,6 +1,7 @@
 # CPU-sized RetinaNet on the bundled shapes dataset (tools/generate_shapes_dataset.py), trained
 # from scratch: ResNet-18 at half width, FPN 64 channels on strides 8/16/32, a light head with
-# GroupNorm, 20 epochs of AdamW. The head and loss are set by the configs that inherit this one.
+# GroupNorm and a GIoU box loss, 30 epochs of AdamW. The classification head and loss are set by
+# the configs that inherit this one.
 _base_ = 'mmdet::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['imbalanced_losses.mmdet'], allow_failed_imports=False)
@@ -54,8 +55,9 @@ model = dict(
             strides=[8, 16, 32]),
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
                         target_stds=[1.0, 1.0, 1.0, 1.0]),
+        reg_decoded_bbox=True,  # GIoU on decoded boxes (single runs, 30 epochs: 0.671 mAP vs 0.656 with L1)
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-        loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
+        loss_bbox=dict(type='GIoULoss', loss_weight=2.0)),
     train_cfg=dict(
         assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0,
                       ignore_iof_thr=-1),
@@ -112,7 +114,7 @@ val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/val.js
                      classwise=True, format_only=False)
 test_evaluator = val_evaluator
 
-max_epochs = 20
+max_epochs = 30
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

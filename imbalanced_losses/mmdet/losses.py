@@ -39,13 +39,16 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
 
     def forward(self, cls_score, label, weight=None, avg_factor=None, reduction_override=None):
         reduction = reduction_override or self.reduction
-        if weight is not None:
-            label = label.masked_fill(weight == 0, self.ignore_index)
-        if avg_factor is not None and reduction == "sum":
-            raise ValueError('avg_factor can not be used with reduction="sum"')
-        local_mean = avg_factor is not None and reduction == "mean"
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction_override must be None or one of {REDUCTIONS}, got {reduction!r}")
+        if avg_factor is not None and reduction == "sum":
+            raise ValueError('avg_factor can not be used with reduction="sum"')
+        if weight is not None:
+            if not isinstance(weight, torch.Tensor) or weight.shape != label.shape:
+                found = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+                raise ValueError(f"weight must be a tensor shaped like label {tuple(label.shape)}, got {found}")
+            label = label.masked_fill(weight == 0, self.ignore_index)
+        local_mean = avg_factor is not None and reduction == "mean"
         loss = _softmax_focal_loss(cls_score, label, self.alpha, self.gamma, "sum" if local_mean else reduction,
                                    self.label_smoothing, self.ignore_index, self.background_class,
                                    False if local_mean else self.gather_distributed, weight)
