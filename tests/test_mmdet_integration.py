@@ -13,9 +13,8 @@ from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 
-import imbalanced_losses.mmdet  # noqa: E402,F401  (registers our modules)
 from imbalanced_losses import softmax_focal_loss  # noqa: E402
-from imbalanced_losses.mmdet import MMDetSoftmaxFocalLoss, SoftmaxRetinaHead  # noqa: E402
+from imbalanced_losses.mmdet import MMDetSoftmaxFocalLoss, SoftmaxRetinaHead  # noqa: E402  (registers them)
 from reference import reference_focal_loss  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -86,7 +86,7 @@ HOOK = textwrap.dedent('''
 ''')
 
 
-def test_dist_train_on_cpu_with_two_ranks(workspace):
+def test_dist_train_and_test_on_cpu_with_two_ranks(workspace):
     with open(os.path.join(workspace, "dump_params_hook.py"), "w") as f:
         f.write(HOOK)
     with open(os.path.join(workspace, "dist_config.py"), "w") as f:
@@ -104,8 +104,13 @@ def test_dist_train_on_cpu_with_two_ranks(workspace):
     assert ranks[0]["world_size"] == 2
     for name, value in ranks[0]["params"].items():
         assert torch.equal(value, ranks[1]["params"][name]), name
-    initial = torch.load(os.path.join(workspace, "wd_dist", "epoch_1.pth"), map_location="cpu", weights_only=False)
-    assert initial["meta"]["iter"] == 2
+    checkpoint = os.path.join(workspace, "wd_dist", "epoch_1.pth")
+    assert torch.load(checkpoint, map_location="cpu", weights_only=False)["meta"]["iter"] == 2
+
+    output = run(["bash", os.path.join(ROOT, "tools", "dist_test.sh"), CONFIG, checkpoint, "2", "--work-dir",
+                  "wd_dist", "--cfg-options", "model.test_cfg.score_thr=0.0"],
+                 cwd=workspace, env_extra=dict(PORT=str(30500 + os.getpid() % 1000)))
+    assert re.search(r"coco/bbox_mAP: -?\d\.\d+", output)
 
 
 def test_generator_is_valid_coco_long_tailed_and_deterministic(tmp_path):

@@ -1,4 +1,7 @@
-"""Launch and checkpoint helpers for tools/train.py and tools/test.py (no installed file is patched).
+"""Config, launch and checkpoint helpers for tools/train.py and tools/test.py (no installed file is patched).
+
+- ``load_config``: what both tools do before building the Runner, as mmdet's tools do it, plus
+  the two helpers below.
 
 - ``setup_launcher``: ``--launcher pytorch`` without CUDA. mmengine's ``init_dist('pytorch')``
   calls ``torch.cuda.set_device`` and its default DDP wrapper passes ``device_ids=[local_rank]``;
@@ -10,6 +13,7 @@
   else stays refused, so untrusted files are never unpickled freely.
 """
 import datetime
+import os.path as osp
 
 import numpy as np
 import torch
@@ -53,3 +57,19 @@ def mmengine_checkpoint_globals():
 def allow_mmengine_checkpoints():
     """Let ``torch.load(weights_only=True)`` read checkpoints that mmengine's Runner wrote."""
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+
+
+def load_config(args):
+    """Config from ``args.config`` with ``--cfg-options``, ``--launcher`` and ``--work-dir`` applied
+    (work dir default: ./work_dirs/<config name>), ready for mmengine's Runner."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_launcher(cfg, args.launcher)
+    allow_mmengine_checkpoints()
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get("work_dir", None) is None:
+        cfg.work_dir = osp.join("./work_dirs", osp.splitext(osp.basename(args.config))[0])
+    return cfg
