@@ -97,6 +97,12 @@ def _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_cl
                          f"got {value}")
 
 
+def _check_weight(weight, targets, targets_name="targets"):
+    if weight is not None and (not isinstance(weight, Tensor) or weight.shape != targets.shape):
+        found = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"weight must be a tensor shaped like {targets_name} {tuple(targets.shape)}, got {found}")
+
+
 class _FocalLossFunction(torch.autograd.Function):
     """Per-position focal loss with a hand-written single-pass backward.
 
@@ -184,9 +190,7 @@ def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothin
                         background_class, gather_distributed, weight=None):
     """``softmax_focal_loss`` with options already checked and alpha a validated tensor or None."""
     _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_class)
-    if weight is not None and (not isinstance(weight, Tensor) or weight.shape != targets.shape):
-        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
-        raise ValueError(f"weight must be a tensor shaped like targets {tuple(targets.shape)}, got {shape}")
+    _check_weight(weight, targets)
 
     valid = targets != ignore_index
     index = torch.where(valid, targets, 0).long()

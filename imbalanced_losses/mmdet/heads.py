@@ -33,11 +33,9 @@ class SoftmaxRetinaHead(RetinaHead):
             raise ValueError(f"background_prior must be in (0, 1), got {background_prior!r}")
         super().__init__(*args, **kwargs)
         if not isinstance(self.loss_cls, MMDetSoftmaxFocalLoss) or self.loss_cls.background_class != 0:
-            found = type(self.loss_cls).__name__
-            found += f"(background_class={self.loss_cls.background_class})" if hasattr(
-                self.loss_cls, "background_class") else ""
-            raise ValueError("SoftmaxRetinaHead needs loss_cls=dict(type='SoftmaxFocalLoss', "
-                             f"background_class=0, ...), got {found}")
+            background = getattr(self.loss_cls, "background_class", None)
+            raise ValueError("SoftmaxRetinaHead needs loss_cls=dict(type='SoftmaxFocalLoss', background_class=0, "
+                             f"...), got {type(self.loss_cls).__name__} with background_class={background}")
         self.background_prior = background_prior
 
     def init_weights(self):

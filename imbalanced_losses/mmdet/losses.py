@@ -2,7 +2,7 @@
 import torch
 from mmdet.registry import MODELS
 
-from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, _softmax_focal_loss
+from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, _check_weight, _softmax_focal_loss
 
 
 @MODELS.register_module(name="SoftmaxFocalLoss")
@@ -44,9 +44,7 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')
         if weight is not None:
-            if not isinstance(weight, torch.Tensor) or weight.shape != label.shape:
-                found = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-                raise ValueError(f"weight must be a tensor shaped like label {tuple(label.shape)}, got {found}")
+            _check_weight(weight, label, "label")  # before masked_fill, which would broadcast
             label = label.masked_fill(weight == 0, self.ignore_index)
         local_mean = avg_factor is not None and reduction == "mean"
         loss = _softmax_focal_loss(cls_score, label, self.alpha, self.gamma, "sum" if local_mean else reduction,
