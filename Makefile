@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 DEMO_CONFIG ?= configs/retinanet/retinanet_r18-half_fpn_softmax-focal_30e_shapes.py
 DEMO_WORK_DIR ?= work_dirs/demo
 DATA := data/shapes
+# mmcv's source build: one compiler job per core, but no more than one per ~3 GB of free memory.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+FREE_GB := $(shell awk '/MemAvailable/ {print int($$2 / 1048576)}' /proc/meminfo 2>/dev/null || echo 6)
+MAX_JOBS ?= $(shell jobs=$(CORES); by_memory=$$(( $(FREE_GB) / 3 )); \
+	[ $$by_memory -lt $$jobs ] && jobs=$$by_memory; [ $$jobs -lt 1 ] && jobs=1; echo $$jobs)
 
 .PHONY: install test demo benchmark clean
 
@@ -18,7 +23,8 @@ $(STAMP): setup.cfg pyproject.toml requirements/build.txt requirements/mmdet.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install -r requirements/build.txt
-	MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation -e ".[mmdet,test]"
+	@echo "building mmcv's ops (if not cached) with MAX_JOBS=$(MAX_JOBS) (override: make MAX_JOBS=N ...)"
+	MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation -e ".[mmdet,test]"
 	@$(PY) -c "from mmcv.ops import nms" || { echo "mmcv was installed without its compiled ops" \
 	  "(it must be built with --no-build-isolation against the installed torch)"; exit 1; }
 	touch $@

@@ -1,6 +1,6 @@
-"""Global-batch normalisation across torch.distributed ranks, communicating statistics only.
+"""Global-batch normalisation across ranks, communicating statistics only.
 
-Each rank all-reduces three numbers (its loss sum and the two counts) in one call, so the bytes
+Each rank all-reduces two float64 numbers (its loss sum and its count) in one call, so the bytes
 sent do not depend on N or C. Every rank must therefore call the loss the same number of times,
 as with any collective.
 
@@ -10,29 +10,42 @@ mmengine's wrapper): gradients are AVERAGED over ranks. Rank r backpropagates
 ``world_size * local_sum_r / global_count``, so the average over ranks is exactly the gradient
 of ``global_sum / global_count``.
 
-We use ``torch.distributed`` directly: mmengine's ``init_dist`` creates the same default process
-group, so the OpenMMLab integration needs nothing more, and the core never imports mmengine.
+Communication goes through a ``Communicator``: the core uses ``torch.distributed`` (``TORCH``)
+and never imports mmengine; the OpenMMLab adapter passes one built on ``mmengine.dist``.
 """
+from typing import Callable, NamedTuple
+
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
 
-def should_gather(gather_distributed) -> bool:
+class Communicator(NamedTuple):
+    """The three collective operations the loss needs."""
+    is_distributed: Callable[[], bool]  # a process group with more than one rank exists now
+    world_size: Callable[[], int]
+    all_reduce_sum: Callable[[Tensor], None]  # in place
+
+
+TORCH = Communicator(
+    is_distributed=lambda: dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1,
+    world_size=lambda: dist.get_world_size(),
+    all_reduce_sum=lambda tensor: dist.all_reduce(tensor))
+
+
+def should_gather(gather_distributed, communicator=TORCH) -> bool:
     """False: off. None or True: on when a process group with more than one rank exists now."""
-    if gather_distributed is False:
-        return False
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return gather_distributed is not False and communicator.is_distributed()
 
 
-def global_reduce(local_sum: Tensor, local_count) -> Tensor:
+def global_reduce(local_sum: Tensor, local_count, communicator=TORCH) -> Tensor:
     """Global ``sum`` (local_count None) or ``sum / max(1, count)`` with DDP-averaging gradients."""
     stats = torch.zeros(2, dtype=torch.float64, device=local_sum.device)
     stats[0] = local_sum.detach()
     if local_count is not None:
         stats[1] = local_count
-    dist.all_reduce(stats)
-    world_size = dist.get_world_size()
+    communicator.all_reduce_sum(stats)
+    world_size = communicator.world_size()
     denominator = stats[1].clamp_min(1) if local_count is not None else stats.new_ones(())
     global_value = (stats[0] / denominator).to(local_sum.dtype)
     surrogate = local_sum * (world_size / denominator).to(local_sum.dtype)

@@ -187,7 +187,7 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
 
 
 def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothing, ignore_index,
-                        background_class, gather_distributed, weight=None):
+                        background_class, gather_distributed, weight=None, communicator=distributed.TORCH):
     """``softmax_focal_loss`` with options already checked and alpha a validated tensor or None."""
     _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_class)
     _check_weight(weight, targets)
@@ -212,8 +212,8 @@ def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothin
             count = valid.sum()
         else:
             count = (valid & (targets != background_class)).sum()
-        if distributed.should_gather(gather_distributed):
-            result = distributed.global_reduce(total, count)
+        if distributed.should_gather(gather_distributed, communicator):
+            result = distributed.global_reduce(total, count, communicator)
         else:
             result = total if count is None else total / count.clamp_min(1).to(total.dtype)
     if torch.is_grad_enabled() and not result.requires_grad:

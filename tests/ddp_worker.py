@@ -9,6 +9,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from imbalanced_losses import SoftmaxFocalLoss
 
+try:  # the OpenMMLab path: the registered loss, communicating through mmengine.dist
+    from mmengine.registry import MODELS as MMENGINE_MODELS
+
+    import imbalanced_losses.mmdet  # noqa: F401  (registers SoftmaxFocalLoss)
+except ImportError:
+    MMENGINE_MODELS = None
+METHODS = ["ours", "gather_logits", "local"] + (["mmengine"] if MMENGINE_MODELS is not None else [])
+
 NUM_FEATURES, NUM_CLASSES = 5, 4
 LOSS_OPTIONS = dict(gamma=1.5, alpha=[0.75, 0.25, 0.5, 1.0], label_smoothing=0.1, background_class=0)
 REDUCTIONS = ["mean", "sum", "mean_positive"]
@@ -64,6 +72,9 @@ def gather_logits_loss(logits, targets, reduction):
 def main(rank, world_size, port, out_dir):
     loss_fns = {r: SoftmaxFocalLoss(reduction=r, **LOSS_OPTIONS) for r in REDUCTIONS}  # before init: None
     loss_fns["none"] = SoftmaxFocalLoss(reduction="none", **LOSS_OPTIONS)
+    if MMENGINE_MODELS is not None:
+        mm_loss_fns = {r: MMENGINE_MODELS.build(dict(type="SoftmaxFocalLoss", reduction=r, **LOSS_OPTIONS))
+                       for r in REDUCTIONS}
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
                             timeout=datetime.timedelta(seconds=60))
     calls = []
@@ -77,7 +88,7 @@ def main(rank, world_size, port, out_dir):
     for case in CASES:
         features, targets = rank_inputs(case, rank)
         for reduction in REDUCTIONS:
-            for method in ["ours", "gather_logits", "local"]:
+            for method in METHODS:
                 model = DistributedDataParallel(make_model())
                 logits = logits_of(model, features)
                 calls.clear()
@@ -85,6 +96,8 @@ def main(rank, world_size, port, out_dir):
                 try:
                     if method == "ours":
                         loss = loss_fns[reduction](logits, targets)
+                    elif method == "mmengine":
+                        loss = mm_loss_fns[reduction](logits, targets)
                     elif method == "local":
                         loss = SoftmaxFocalLoss(reduction=reduction, gather_distributed=False,
                                                 **LOSS_OPTIONS)(logits, targets)

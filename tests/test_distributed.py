@@ -52,23 +52,41 @@ def single_process(case, reduction):
 
 
 PARAMS = [(case, reduction) for case in ddp_worker.CASES for reduction in ddp_worker.REDUCTIONS]
+# "ours": the core (torch.distributed); "mmengine": the registered OpenMMLab loss (mmengine.dist)
+PATHS = [path for path in ("ours", "mmengine") if path in ddp_worker.METHODS]
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case,reduction", PARAMS)
-def test_value_and_gradients_equal_single_process(rank_results, case, reduction):
+def test_value_and_gradients_equal_single_process(rank_results, case, reduction, path):
     value, grads = single_process(case, reduction)
     for results in rank_results:
-        ours = results[(case, reduction, "ours")]
+        ours = results[(case, reduction, path)]
         assert ours["value"] == pytest.approx(value, rel=1e-5, abs=1e-7)
         for name, grad in grads.items():
             torch.testing.assert_close(ours["grads"][name], grad, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case,reduction", PARAMS)
-def test_communication_is_one_small_all_reduce(rank_results, case, reduction):
+def test_communication_is_one_small_all_reduce(rank_results, case, reduction, path):
     for results in rank_results:
-        assert results[(case, reduction, "ours")]["bytes"] == [16]  # 2 float64, whatever N and C
+        assert results[(case, reduction, path)]["bytes"] == [16]  # 2 float64, whatever N and C
         assert results[(case, "none", "ours")]["bytes"] == []
+
+
+def test_openmmlab_path_communicates_through_mmengine_dist():
+    pytest.importorskip("mmengine")
+    from unittest import mock
+
+    import mmengine.dist
+    from imbalanced_losses.mmdet.losses import MMENGINE
+    with mock.patch.object(mmengine.dist, "get_world_size", return_value=3), \
+            mock.patch.object(mmengine.dist, "all_reduce") as all_reduce:
+        assert MMENGINE.is_distributed() and MMENGINE.world_size() == 3
+        stats = torch.zeros(2, dtype=torch.float64)
+        MMENGINE.all_reduce_sum(stats)
+    all_reduce.assert_called_once_with(stats, op="sum")
 
 
 def test_gathering_logits_gets_gradients_world_size_times_too_small(rank_results):

@@ -219,3 +219,37 @@ def test_our_loss_in_stock_retina_head_trains_a_step():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     optimizer.step()
     assert not torch.equal(before, head.retina_cls.weight.detach())
+
+
+# ---------------------------------------------------------------- other OpenMMLab codebases
+
+
+def test_loss_is_registered_in_mmengine_root_and_heads_stay_in_mmdet():
+    from mmengine.registry import MODELS as ROOT_MODELS
+    assert ROOT_MODELS.get("SoftmaxFocalLoss") is MMDetSoftmaxFocalLoss
+    assert isinstance(ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", gamma=1.0)), MMDetSoftmaxFocalLoss)
+    assert MODELS.get("SoftmaxFocalLoss") is MMDetSoftmaxFocalLoss  # mmdet finds it through its parent
+    assert "SoftmaxFocalLoss" not in MODELS.module_dict  # one registration, in the root
+    assert ROOT_MODELS.get("SoftmaxRetinaHead") is None and MODELS.get("SoftmaxRetinaHead") is SoftmaxRetinaHead
+
+
+def test_mmseg_style_call_with_ignore_index_and_loss_name():
+    """mmseg's decode heads call loss_decode(seg_logits, seg_label, weight=None, ignore_index=255)
+    and log the result under loss_decode.loss_name."""
+    from mmengine.registry import MODELS as ROOT_MODELS
+    loss = ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", gamma=2.0, reduction="mean", loss_weight=0.4,
+                                  loss_name="loss_focal_seg"))
+    assert loss.loss_name == "loss_focal_seg"
+    gen = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 6, 8, 8, generator=gen)
+    labels = torch.randint(0, 6, (2, 8, 8), generator=gen)
+    labels[:, :2] = 255
+    ours = loss(logits, labels, weight=None, ignore_index=255)
+    torch.testing.assert_close(ours, 0.4 * softmax_focal_loss(logits, labels, gamma=2.0, ignore_index=255))
+    # mmpretrain's ClsHead: loss_module(cls_score, target, avg_factor=N) -> sum / N
+    scores, targets = logits[:, :, 0, 0], labels[:, 3, 3]
+    torch.testing.assert_close(loss(scores, targets, avg_factor=2),
+                               0.4 * softmax_focal_loss(scores, targets, gamma=2.0, reduction="sum") / 2,
+                               rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="loss_name must be a str starting with 'loss_', got 'focal'"):
+        ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", loss_name="focal"))

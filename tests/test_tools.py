@@ -2,7 +2,6 @@
 import json
 import os
 import re
-import subprocess
 import sys
 import textwrap
 
@@ -10,27 +9,13 @@ import pytest
 import torch
 
 pytest.importorskip("mmdet")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_softmax-focal_30e_shapes.py")
-TIMEOUT_S = 300
-
-
-def run(args, cwd, env_extra=None):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + cwd, PYTHON=sys.executable, OMP_NUM_THREADS="1")
-    env.update(env_extra or {})
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
+from tool_runner import CONFIG, ROOT, make_shapes_workspace, run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A folder holding data/shapes (16 train, 8 val images), where configs find it."""
-    root = tmp_path_factory.mktemp("tools")
-    run([sys.executable, os.path.join(ROOT, "tools", "generate_shapes_dataset.py"), "--out", "data/shapes",
-         "--num-train", "16", "--num-val", "8"], cwd=str(root))
-    return str(root)
+    return make_shapes_workspace(tmp_path_factory.mktemp("tools"))
 
 
 def test_train_test_and_resume(workspace):
@@ -56,15 +41,6 @@ def test_train_test_and_resume(workspace):
     assert re.search(r"Epoch\(train\) \[2\]\[2/2\]", output)
     state = torch.load(os.path.join(workspace, "wd", "epoch_2.pth"), map_location="cpu", weights_only=False)
     assert state["meta"]["iter"] == 4
-
-
-def test_checkpoint_allow_list_still_refuses_other_globals(tmp_path):
-    from imbalanced_losses.mmdet.runtime import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    path = tmp_path / "evil.pth"
-    torch.save({"payload": subprocess.Popen}, path)
-    with pytest.raises(Exception, match="Unsupported global"):
-        torch.load(path)
 
 
 HOOK = textwrap.dedent('''

@@ -12,10 +12,11 @@ import os
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import DictAction
+from torch.distributed.elastic.multiprocessing.errors import record
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from imbalanced_losses.mmdet.runtime import load_config
+from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config
 
 
 def parse_args():
@@ -41,8 +42,10 @@ def parse_args():
     return args
 
 
+@record  # under torchrun: a failing rank's traceback goes into the job's error summary
 def main():
     args = parse_args()
+    check_checkpoint(args.checkpoint)
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:

@@ -7,10 +7,11 @@ import argparse
 import os
 
 from mmengine.config import DictAction
+from torch.distributed.elastic.multiprocessing.errors import record
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from imbalanced_losses.mmdet.runtime import load_config
+from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config
 
 
 def parse_args():
@@ -32,6 +33,7 @@ def parse_args():
     return args
 
 
+@record  # under torchrun: a failing rank's traceback goes into the job's error summary
 def main():
     args = parse_args()
     cfg = load_config(args)
@@ -48,6 +50,7 @@ def main():
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
+        check_checkpoint(args.resume)
         cfg.resume = True
         cfg.load_from = args.resume
 

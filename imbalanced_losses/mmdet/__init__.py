@@ -1,12 +1,22 @@
-"""OpenMMLab integration (needs the ``mmdet`` extra). Importing it registers into mmdet's MODELS:
+"""OpenMMLab integration. Importing it registers:
 
-- ``SoftmaxFocalLoss``: the core loss speaking mmdet's loss protocol;
-- ``SoftmaxRetinaHead``: a RetinaHead with the background at channel 0 and a background prior.
+- ``SoftmaxFocalLoss`` (needs mmengine): the core loss speaking the OpenMMLab loss protocol, in
+  mmengine's root ``MODELS``, so mmdet, mmseg, mmpretrain, ... all find it;
+- with mmdet installed, into mmdet's registries: ``SoftmaxRetinaHead`` (MODELS), a RetinaHead
+  with the background at channel 0 and a background prior, and ``LongTailCocoMetric``
+  (METRICS), CocoMetric plus LVIS-style APr / APc / APf.
 
 Configs load it with
 ``custom_imports = dict(imports=['imbalanced_losses.mmdet'], allow_failed_imports=False)``.
 """
-from .heads import SoftmaxRetinaHead
+import importlib.util
+
 from .losses import MMDetSoftmaxFocalLoss
 
-__all__ = ["MMDetSoftmaxFocalLoss", "SoftmaxRetinaHead"]
+__all__ = ["MMDetSoftmaxFocalLoss"]
+
+if importlib.util.find_spec("mmdet") is not None:  # mmseg / mmpretrain users need only the loss
+    from .heads import SoftmaxRetinaHead
+    from .metrics import LongTailCocoMetric
+
+    __all__ += ["LongTailCocoMetric", "SoftmaxRetinaHead"]

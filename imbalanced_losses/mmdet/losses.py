@@ -1,22 +1,40 @@
-"""mmdet loss protocol -> core loss. No math of its own."""
-import torch
-from mmdet.registry import MODELS
+"""OpenMMLab loss protocol -> core loss. No math of its own; needs only mmengine.
 
+Registered in mmengine's root ``MODELS``, so every OpenMMLab codebase (mmdet, mmseg, mmpretrain,
+...) finds ``type='SoftmaxFocalLoss'`` through its parent registry. Under DDP the global
+statistics travel through ``mmengine.dist`` (one all-reduce of two float64 numbers per call).
+"""
+import torch
+from mmengine import dist as mmengine_dist
+from mmengine.registry import MODELS
+
+from ..distributed import Communicator
 from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, _check_weight, _softmax_focal_loss
+from .annotations import alpha_from_spec
+
+MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 1,
+                        world_size=lambda: mmengine_dist.get_world_size(),
+                        all_reduce_sum=lambda tensor: mmengine_dist.all_reduce(tensor, op="sum"))
 
 
 @MODELS.register_module(name="SoftmaxFocalLoss")
 class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
-    """``SoftmaxFocalLoss`` for mmdet configs: ``loss_cls=dict(type='SoftmaxFocalLoss', ...)``.
+    """``SoftmaxFocalLoss`` for OpenMMLab configs: ``loss_cls=dict(type='SoftmaxFocalLoss', ...)``.
 
-    Takes every core argument plus ``loss_weight`` and ``use_sigmoid`` (mmdet heads read it to
-    size the classifier; only False makes sense for a softmax loss).
+    Takes every core argument plus ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size
+    the classifier; only False makes sense for a softmax loss) and ``loss_name`` (mmseg's key for
+    the loss in the log, must start with ``loss_``). ``alpha`` may also be
+    ``dict(type='class_balanced', ann_file=..., beta=..., mean=..., background_weight=...,
+    classes=...)``: class-balanced factors computed from the training annotation file at build
+    time, with the background weight at ``background_class`` (see ``annotations.alpha_from_spec``).
 
-    ``forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None)``:
+    ``forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None,
+    ignore_index=None)``:
 
     - ``weight``: per-position factors shaped like ``label``. Positions with weight 0 count as
       ignored (neither numerator nor denominator); other weights scale loss_i.
-    - ``reduction_override`` replaces the configured reduction for this call.
+    - ``reduction_override`` replaces the configured reduction for this call; ``ignore_index``
+      (passed by mmseg's decode heads) the configured ignore index.
     - ``mean_positive``: divides by the positive count computed from the labels (global under
       ``gather_distributed``) and ignores ``avg_factor``.
     - ``mean`` with ``avg_factor``: sum / (avg_factor + float32 eps), as mmdet's
@@ -27,29 +45,44 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
     """
 
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
-                 background_class=0, gather_distributed=None, loss_weight=1.0, use_sigmoid=False):
+                 background_class=0, gather_distributed=None, loss_weight=1.0, use_sigmoid=False,
+                 loss_name="loss_focal"):
         if use_sigmoid:
             raise ValueError("SoftmaxFocalLoss is a softmax loss: use_sigmoid must be False, got True "
                              "(use mmdet's FocalLoss for sigmoid classification)")
+        if not isinstance(loss_name, str) or not loss_name.startswith("loss_"):
+            raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
+        if isinstance(alpha, dict):
+            alpha = alpha_from_spec(alpha, background_class)
         super().__init__(alpha=alpha, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing,
                          ignore_index=ignore_index, background_class=background_class,
                          gather_distributed=gather_distributed)
         self.use_sigmoid = False
         self.loss_weight = float(loss_weight)
+        self._loss_name = loss_name
 
-    def forward(self, cls_score, label, weight=None, avg_factor=None, reduction_override=None):
+    @property
+    def loss_name(self):
+        """mmseg sums the losses whose names start with ``loss_`` under this key."""
+        return self._loss_name
+
+    def forward(self, cls_score, label, weight=None, avg_factor=None, reduction_override=None, ignore_index=None):
         reduction = reduction_override or self.reduction
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction_override must be None or one of {REDUCTIONS}, got {reduction!r}")
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')
+        if ignore_index is None:
+            ignore_index = self.ignore_index
+        elif isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+            raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
         if weight is not None:
             _check_weight(weight, label, "label")  # before masked_fill, which would broadcast
-            label = label.masked_fill(weight == 0, self.ignore_index)
+            label = label.masked_fill(weight == 0, ignore_index)
         local_mean = avg_factor is not None and reduction == "mean"
         loss = _softmax_focal_loss(cls_score, label, self.alpha, self.gamma, "sum" if local_mean else reduction,
-                                   self.label_smoothing, self.ignore_index, self.background_class,
-                                   False if local_mean else self.gather_distributed, weight)
+                                   self.label_smoothing, ignore_index, self.background_class,
+                                   False if local_mean else self.gather_distributed, weight, MMENGINE)
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss

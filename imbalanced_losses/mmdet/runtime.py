@@ -7,13 +7,17 @@
   calls ``torch.cuda.set_device`` and its default DDP wrapper passes ``device_ids=[local_rank]``;
   both fail on CPU. We create the gloo process group ourselves (the Runner then skips
   ``init_dist``) and configure the wrapper with ``device_ids=None``. On CUDA nothing changes.
+- ``check_checkpoint``: a one-line error naming a checkpoint file that cannot be loaded.
 - ``allow_mmengine_checkpoints``: torch >= 2.6 loads with ``weights_only=True`` and mmengine
   0.10.7 does not pass ``weights_only``, so its own checkpoints are refused (``Unsupported global
-  ... HistoryBuffer``). We allow-list exactly the types mmengine writes into them; everything
-  else stays refused, so untrusted files are never unpickled freely.
+  ... HistoryBuffer``). We allow-list exactly the types mmengine writes into them, and in place
+  of the builtin ``getattr`` a function that returns only HistoryBuffer's statistics methods;
+  everything else stays refused, so untrusted files are never unpickled freely.
 """
 import datetime
 import os.path as osp
+import pickle
+import zipfile
 
 import numpy as np
 import torch
@@ -40,14 +44,34 @@ def setup_launcher(cfg, launcher):
     cfg.model_wrapper_cfg = wrapper
 
 
+HISTORY_BUFFER_STATISTICS = ("min", "max", "mean", "current")  # what mmengine registers itself
+
+
+def history_buffer_getattr(obj, name):
+    """Stands in for the builtin ``getattr`` when a checkpoint is unpickled.
+
+    HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer, 'min')`` (pickle
+    protocol 2 writes nested names so), and its ``__setstate__`` copies them into the
+    class-level dict that the logger later calls. The real ``getattr`` would reach anything
+    (``getattr(getattr, '__self__')`` is the builtins module), so only HistoryBuffer's own
+    statistics methods are returned; anything else is refused.
+    """
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and name in HISTORY_BUFFER_STATISTICS:
+        return vars(HistoryBuffer)[name]
+    owner = getattr(obj, "__qualname__", None) or type(obj).__name__ + " object"
+    raise pickle.UnpicklingError(
+        f"refused getattr({owner}, {name!r}): a checkpoint may only name HistoryBuffer's statistics methods "
+        f"{HISTORY_BUFFER_STATISTICS}")
+
+
 def mmengine_checkpoint_globals():
     """The non-tensor types that mmengine 0.10.7 writes into a training checkpoint."""
     from mmengine.logging import HistoryBuffer
     numpy_core = getattr(np, "_core", None) or np.core
     return [
         HistoryBuffer,  # message_hub's log scalars
-        getattr,  # HistoryBuffer pickles its statistics methods as getattr(HistoryBuffer, 'min'); the
-        # unpickler still calls only allow-listed callables, so getattr alone cannot run code
+        (history_buffer_getattr, "builtins.getattr"),  # HistoryBuffer's statistics methods only
         numpy_core.multiarray._reconstruct, np.ndarray, np.dtype,  # the buffers' numpy histories
         numpy_core.multiarray.scalar,
         type(np.dtype(np.float64)), type(np.dtype(np.float32)), type(np.dtype(np.int64)),
@@ -57,6 +81,29 @@ def mmengine_checkpoint_globals():
 def allow_mmengine_checkpoints():
     """Let ``torch.load(weights_only=True)`` read checkpoints that mmengine's Runner wrote."""
     torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+
+
+def check_checkpoint(path):
+    """Load ``path`` as ``test.py``/``--resume`` will (weights only, our allow-list); exit with one
+    line naming the file if it is missing, truncated, not a checkpoint, or holds refused globals."""
+    allow_mmengine_checkpoints()
+    try:
+        with open(path, "rb") as f:
+            legacy_pickle = f.read(1) == b"\x80"  # torch.save before 1.6
+        if not legacy_pickle and not zipfile.is_zipfile(path):  # a zip archive's directory is at its end
+            raise SystemExit(f"error: cannot load checkpoint {path}: not a PyTorch checkpoint file, or a truncated one")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except SystemExit:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure is reported as one line
+        # torch wraps unpickling errors in advice; the reason follows "WeightsUnpickler error:"
+        text = str(error).split("WeightsUnpickler error:")[-1]
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        raise SystemExit(f"error: cannot load checkpoint {path}: {reason}")
+    if not isinstance(state, dict):
+        raise SystemExit(f"error: cannot load checkpoint {path}: it holds a {type(state).__name__}, "
+                         "not a checkpoint (a dict with 'state_dict', or a state dict)")
 
 
 def load_config(args):

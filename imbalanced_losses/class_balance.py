@@ -1,0 +1,72 @@
+"""Class-balanced per-class factors from training counts (a statistic of the data, not loss math).
+
+Cui et al., "Class-Balanced Loss Based on Effective Number of Samples" (CVPR 2019): a class with
+n training samples has the effective number E_n = (1 - beta^n) / (1 - beta) and the weight
+
+    w_k  proportional to  1 / E_{n_k} = (1 - beta) / (1 - beta^{n_k})
+
+with beta in [0, 1): 0 weights every class alike, beta -> 1 approaches inverse frequency. The
+paper normalises the weights to sum to the number of classes (mean 1); ``mean`` sets another
+mean, e.g. RetinaNet's foreground factor 0.25.
+"""
+import math
+import numbers
+
+import torch
+
+
+def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, background_weight=None):
+    """Per-class ``alpha`` for ``SoftmaxFocalLoss`` from per-class training counts.
+
+    Args:
+        counts: number of training samples (for detection: instances) of each of the K
+            foreground classes, in label order; a sequence or 1-D tensor of integers >= 1.
+        beta: in [0, 1). 0.999 is the paper's common choice; at counts of a few thousand or
+            less it is close to inverse frequency, a smaller beta (e.g. 0.99) flattens the weights.
+        mean: the mean of the K foreground weights (1: the paper's normalisation, sum = K).
+        background_class: None for K weights (classification, or a sigmoid-free setup with no
+            background channel). For a softmax detector, the index of the background channel
+            (0 for ``SoftmaxRetinaHead``, K for mmdet's stock heads, which put it last): a
+            ``background_weight`` is inserted there and K + 1 weights are returned.
+        background_weight: the background channel's factor; None means ``mean`` (background
+            weighted as an average class). RetinaNet's balance is 0.75 with ``mean=0.25``.
+
+    Returns:
+        A float32 tensor of shape (K,) or (K + 1,).
+
+    Example: counts (1000, 10, 1), beta 0.99, mean 1: 1 / E_n = 0.01 / (1 - 0.99^n) =
+    (0.0100004, 0.1045829, 1.0), normalised to sum 3: (0.02692, 0.28149, 2.69159).
+    """
+    if isinstance(counts, torch.Tensor):
+        counts = counts.tolist()
+    if not isinstance(counts, (list, tuple)) or not counts:
+        raise TypeError(f"counts must be a non-empty sequence of per-class sample counts, got {counts!r}")
+    for k, n in enumerate(counts):
+        if isinstance(n, bool) or not isinstance(n, numbers.Real) or n != int(n):
+            raise TypeError(f"counts must be integers, got {n!r} for class {k}")
+        if n < 1:
+            raise ValueError(f"counts must be >= 1 (a class without training samples has no effective number), "
+                             f"got {n} for class {k}")
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta must be a real number in [0, 1), got {beta!r}")
+    if isinstance(mean, bool) or not isinstance(mean, numbers.Real) or not (mean > 0 and math.isfinite(mean)):
+        raise ValueError(f"mean must be a finite number > 0, got {mean!r}")
+    num_classes = len(counts)
+    if background_class is not None and (isinstance(background_class, bool) or
+                                         not isinstance(background_class, numbers.Integral) or
+                                         not 0 <= background_class <= num_classes):
+        raise ValueError(f"background_class must be None or an int in [0, {num_classes}], got {background_class!r}")
+    if background_weight is not None and (isinstance(background_weight, bool) or
+                                          not isinstance(background_weight, numbers.Real) or
+                                          not (background_weight >= 0 and math.isfinite(background_weight))):
+        raise ValueError(f"background_weight must be None or a finite number >= 0, got {background_weight!r}")
+    if background_class is None and background_weight is not None:
+        raise ValueError("background_weight needs background_class (the index of the background channel)")
+
+    # 1 - beta^n as -expm1(n log beta): exact for beta close to 1; beta = 0 gives 1 for every n >= 1.
+    inverse_effective = [1.0 if beta == 0 else (1.0 - beta) / -math.expm1(n * math.log(beta)) for n in counts]
+    total = sum(inverse_effective)
+    weights = [w * mean * num_classes / total for w in inverse_effective]
+    if background_class is not None:
+        weights.insert(background_class, float(mean if background_weight is None else background_weight))
+    return torch.tensor(weights, dtype=torch.float32)

@@ -1,0 +1,100 @@
+"""Per-class statistics of a COCO/LVIS-format annotation file, in mmdet's label order.
+
+mmdet's ``CocoDataset`` numbers the classes by the order of the file's ``categories`` (kept to
+the names in ``metainfo['classes']`` when given): label i is the i-th such category. Everything
+here follows that order, so the numbers line up with the labels a detector is trained on.
+
+Annotation files are untrusted input: they are read with ``json`` (no code runs) and a file
+that is not a COCO-style annotation file gives a one-line ``ValueError`` naming it.
+"""
+import json
+
+from ..class_balance import class_balanced_alpha
+
+COUNTS = ("instances", "images")
+FREQUENCY_GROUPS = ("r", "c", "f")  # LVIS: 1-10, 11-100, > 100 training images
+
+
+def load_coco(ann_file):
+    """The parsed file, checked to hold ``categories`` and ``annotations`` lists."""
+    try:
+        with open(ann_file) as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read annotation file {ann_file}: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+        raise ValueError(f"{ann_file} is not a COCO-format annotation file (no 'categories' list)")
+    if not isinstance(data.get("annotations", []), list):
+        raise ValueError(f"{ann_file} is not a COCO-format annotation file ('annotations' is not a list)")
+    for category in data["categories"]:
+        if not isinstance(category, dict) or "id" not in category or "name" not in category:
+            raise ValueError(f"{ann_file}: every category needs an 'id' and a 'name', got {category!r}")
+    return data
+
+
+def label_categories(data, ann_file, classes=None):
+    """The categories in label order (file order, kept to ``classes`` when given)."""
+    categories = data["categories"]
+    if classes is None:
+        return categories
+    names = {c["name"] for c in categories}
+    missing = [name for name in classes if name not in names]
+    if missing:
+        raise ValueError(f"{ann_file} has no categories named {missing}")
+    return [c for c in categories if c["name"] in set(classes)]
+
+
+def class_counts(ann_file, classes=None, count="instances"):
+    """Training samples per class in label order: non-crowd ``instances`` or ``images`` holding one."""
+    if count not in COUNTS:
+        raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
+    data = load_coco(ann_file)
+    categories = label_categories(data, ann_file, classes)
+    per_category = {c["id"]: set() if count == "images" else 0 for c in categories}
+    for ann in data.get("annotations", []):
+        if not isinstance(ann, dict) or ann.get("iscrowd", 0) or ann.get("category_id") not in per_category:
+            continue
+        if count == "images":
+            per_category[ann["category_id"]].add(ann.get("image_id"))
+        else:
+            per_category[ann["category_id"]] += 1
+    return [len(v) if count == "images" else v for v in per_category.values()]
+
+
+def frequency_groups(ann_file, classes=None):
+    """LVIS frequency group ('r', 'c' or 'f') per class in label order.
+
+    Read from the categories' ``frequency`` field where every category has one (LVIS files and
+    the longtail profile carry it), else computed from the file's own annotations: 1-10
+    training images rare, 11-100 common, more frequent (pass the *training* file then)."""
+    data = load_coco(ann_file)
+    categories = label_categories(data, ann_file, classes)
+    if all("frequency" in c for c in categories):
+        groups = [c["frequency"] for c in categories]
+        bad = [g for g in groups if g not in FREQUENCY_GROUPS]
+        if bad:
+            raise ValueError(f"{ann_file}: category 'frequency' must be one of {FREQUENCY_GROUPS}, got {bad[0]!r}")
+        return groups
+    images = class_counts(ann_file, classes, count="images")
+    return ["r" if n <= 10 else "c" if n <= 100 else "f" for n in images]
+
+
+ALPHA_SPEC_KEYS = ("type", "ann_file", "beta", "mean", "background_weight", "classes", "count")
+
+
+def alpha_from_spec(spec, background_class):
+    """Resolve ``alpha=dict(type='class_balanced', ann_file=..., ...)`` from an mmdet config.
+
+    Keys: ``ann_file`` (the training annotation file), ``beta`` (default 0.999), ``mean``
+    (default 1.0), ``background_weight`` (default ``mean``), ``classes`` (the config's class
+    names, to keep and order the categories as the dataset does; default all), ``count``
+    ('instances' (default) or 'images'). The background weight goes to ``background_class``.
+    """
+    unknown = sorted(set(spec) - set(ALPHA_SPEC_KEYS))
+    if spec.get("type") != "class_balanced" or unknown or "ann_file" not in spec:
+        raise ValueError("alpha as a dict must be dict(type='class_balanced', ann_file=..., beta=..., mean=..., "
+                         f"background_weight=..., classes=..., count=...), got {dict(spec)!r}")
+    counts = class_counts(spec["ann_file"], spec.get("classes"), spec.get("count", "instances"))
+    return class_balanced_alpha(counts, beta=spec.get("beta", 0.999), mean=spec.get("mean", 1.0),
+                                background_class=background_class,
+                                background_weight=spec.get("background_weight"))
