@@ -225,8 +225,8 @@ def test_class_balanced_config_trains_a_step_on_the_longtail_profile(longtail):
 
 
 def test_run_study_quick_smoke_test(tmp_path):
-    """Every variant trains 2 iterations and is evaluated; the report and plots are written."""
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_study.py"), "--quick"],
+    """Every variant trains 2 iterations and is evaluated, then is timed; the report and plots are written."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_study.py"), "--quick", "--timing", "1"],
                             capture_output=True, text=True, timeout=900, cwd=str(tmp_path),
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -239,5 +239,10 @@ def test_run_study_quick_smoke_test(tmp_path):
     record = json.load(open(os.path.join(out, "runs", runs[0])))
     assert set(record["metrics"]) == {"AP", "AP50", "AP75", "APr", "APc", "APf"}
     assert len(record["per_class_AP"]) == 16 and record["iteration_seconds"] > 0 and record["loss_curve"]
+    timing = json.load(open(os.path.join(out, "timing.json")))
+    assert timing["rounds"] == 1 and all(len(timing["seconds_per_iteration"][v]) == 1 for v in
+                                         ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"])
     study = open(os.path.join(os.path.dirname(out), "study.md")).read()
     assert "| softmax focal (ours, class-balanced alpha) | 1 |" in study
+    assert "Iteration time ratios come from `--timing 1`" in study
+    assert "| sigmoid focal (mmdet's FocalLoss) | 1 |" in study and "| 1.00 +- 0.00 |" in study

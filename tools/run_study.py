@@ -4,10 +4,14 @@ profile of the bundled data, then write docs/study.md and its plots.
     python tools/run_study.py                  # run what is missing (resumable), then report
     python tools/run_study.py --plots-only     # report from the committed JSON, no training
     python tools/run_study.py --quick          # smoke test: tiny data, 2 iterations per variant
+    python tools/run_study.py --timing 2       # also measure iteration times: 2 interleaved rounds of 1 epoch
 
 Each finished run is saved as ``docs/study/runs/<variant>_seed<seed>.json`` (metrics, per-class
 AP, iteration time, loss curve, machine) and skipped on the next call; checkpoints and logs stay
-in ``work_dirs/study`` and are deleted after evaluation. Every variant uses the same schedule
+in ``work_dirs/study`` and are deleted after evaluation. The iteration times of long runs are
+disturbed by whatever else the machine does, so ``--timing N`` measures them separately: every
+variant trains one epoch, in N interleaved rounds, back to back (``docs/study/timing.json``);
+the report's time ratios use it when it exists. Every variant uses the same schedule
 (``configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py``) and the same data (seed 0);
 the seed changes initialisation and data order. Runs one after another, each on all threads.
 """
@@ -100,8 +104,28 @@ def train_and_evaluate(variant, seed, cwd, work_root, extra_options):
                   ("APf", "APf"))},
         per_class_AP=metrics["coco/bbox_per_class_AP"], classes=class_statistics(cwd),
         iteration_seconds=iteration_seconds, train_seconds=round(train_seconds, 1), loss_curve=curve,
-        machine=dict(processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
-                     python=platform.python_version()))
+        machine=machine())
+
+
+def machine():
+    return dict(processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                python=platform.python_version())
+
+
+def time_iterations(variant, cwd, work_root, extra_options):
+    """Median logged seconds per iteration over one epoch (no evaluation, no checkpoint) and the
+    number of iterations."""
+    config = osp.join(CONFIG_DIR, VARIANTS[variant][0])
+    work_dir = osp.join(work_root, f"timing_{variant}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir)
+    options = extra_options + ["train_cfg.max_epochs=1", "train_cfg.val_begin=2", "default_hooks.checkpoint.interval=2",
+                               "default_hooks.checkpoint.save_last=False"]
+    run([sys.executable, osp.join(ROOT, "tools", "train.py"), config, "--work-dir", work_dir, "--cfg-options"]
+        + options, cwd, osp.join(work_dir, "train.log"))
+    curve, seconds = read_training_log(work_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return seconds, curve[-1]["iter"]
 
 
 def class_statistics(cwd):
@@ -188,8 +212,7 @@ def report(out_dir, runs, classes):
     fig.savefig(osp.join(out_dir, "loss_curves.png"), dpi=110)
     plt.close(fig)
 
-    base_time = statistics.fmean(r["iteration_seconds"] for r in runs.get(BASELINE, [])) if BASELINE in runs else None
-    ratios = {v: [r["iteration_seconds"] / base_time for r in runs[v]] for v in variants} if base_time else {}
+    ratios = time_ratios(out_dir, runs, variants)
     if ratios:
         fig, ax = plt.subplots(figsize=(6, 3))
         stats = [mean_std(ratios[v]) for v in variants]
@@ -203,6 +226,19 @@ def report(out_dir, runs, classes):
         plt.close(fig)
 
     write_markdown(out_dir, runs, classes, variants, names, ratios)
+
+
+def time_ratios(out_dir, runs, variants):
+    """variant -> iteration time / the baseline's, per round of timing.json (or per run)."""
+    timing_path = osp.join(out_dir, "timing.json")
+    if osp.exists(timing_path):
+        rounds = json.load(open(timing_path))["seconds_per_iteration"]  # variant -> [one per round]
+        if BASELINE in rounds:
+            return {v: [t / b for t, b in zip(rounds[v], rounds[BASELINE])] for v in variants if v in rounds}
+    if BASELINE not in runs:
+        return {}
+    base_time = statistics.fmean(r["iteration_seconds"] for r in runs[BASELINE])
+    return {v: [r["iteration_seconds"] / base_time for r in runs[v]] for v in variants}
 
 
 def write_markdown(out_dir, runs, classes, variants, names, ratios):
@@ -236,7 +272,7 @@ def write_markdown(out_dir, runs, classes, variants, names, ratios):
     ]
     for v in variants:
         rs = runs[v]
-        time_cell = cell(ratios[v], 2) if ratios else "n/a"
+        time_cell = cell(ratios[v], 2) if v in ratios else "n/a"
         lines.append(f"| {VARIANTS[v][1]} | {len(rs)} | " + " | ".join(cell([r["metrics"][m] for r in rs]) for m in METRICS)
                      + f" | {time_cell} |")
     if BASELINE in runs:
@@ -258,10 +294,21 @@ def write_markdown(out_dir, runs, classes, variants, names, ratios):
     for n in names:
         lines.append(f"| {n} | {classes[n]['group']} | {classes[n]['images']} | "
                      + " | ".join(cell([r["per_class_AP"][n] for r in runs[v]]) for v in variants) + " |")
+    timing_path = osp.join(out_dir, "timing.json")
+    if osp.exists(timing_path):
+        timing = json.load(open(timing_path))
+        timing_note = (f"Iteration time ratios come from `--timing {timing['rounds']}`: every variant trained one "
+                       f"epoch ({timing['iterations']} iterations) in {timing['rounds']} interleaved rounds on an "
+                       "otherwise idle machine; per round, the median of mmengine's logged (10-iteration window) "
+                       "times after the first window, divided by the sigmoid variant's in the same round. Seconds "
+                       "per iteration there: " + ", ".join(
+                           f"{VARIANTS[v][1]} {statistics.fmean(t):.3f}" for v, t in timing["seconds_per_iteration"].items())
+                       + ".")
+    else:
+        timing_note = ("Iteration time ratios are per run (median of mmengine's logged times after the first "
+                       "window) to the mean of the sigmoid runs; other work on the machine disturbs them.")
     lines += ["", f"Training time: {total_minutes:.0f} minutes of training over {sum(len(r) for r in runs.values())} "
-                  f"runs (evaluation not included), on {'; '.join(machines)}. Iteration times are the median of "
-                  "mmengine's logged (10-iteration window) times after the first window; ratios are to the sigmoid "
-                  "runs on the same machine.", ""]
+                  f"runs (evaluation not included), on {'; '.join(machines)}. " + timing_note, ""]
     conclusion = osp.join(out_dir, "conclusion.md")
     if osp.exists(conclusion):
         lines += ["## Conclusion", "", open(conclusion).read().strip(), ""]
@@ -269,11 +316,42 @@ def write_markdown(out_dir, runs, classes, variants, names, ratios):
         f.write("\n".join(lines))
 
 
+def train_missing_runs(args, runs_dir, cwd, extra_options):
+    for seed in args.seeds:  # seed-major: a partial study still covers every variant
+        for variant in args.variants:
+            path = osp.join(runs_dir, f"{variant}_seed{seed}.json")
+            if osp.exists(path):
+                print(f"skip {variant} seed {seed}: {osp.relpath(path)} exists", flush=True)
+                continue
+            print(f"train {variant} seed {seed} ...", flush=True)
+            record = train_and_evaluate(variant, seed, cwd, args.work_root, extra_options)
+            with open(path + ".tmp", "w") as f:
+                json.dump(record, f, indent=1)
+            os.replace(path + ".tmp", path)  # a finished run is all or nothing
+            print(f"done {variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items())
+                  + f", {record['iteration_seconds']:.3f} s/iter", flush=True)
+
+
+def measure_timing(args, cwd, extra_options):
+    seconds = {v: [] for v in args.variants}
+    for round_index in range(args.timing):
+        for variant in args.variants:
+            per_iteration, iterations = time_iterations(variant, cwd, args.work_root, extra_options)
+            seconds[variant].append(per_iteration)
+            print(f"timing round {round_index + 1}: {variant} {per_iteration:.3f} s/iter", flush=True)
+    with open(osp.join(args.out, "timing.json"), "w") as f:
+        json.dump(dict(rounds=args.timing, iterations=iterations, seconds_per_iteration=seconds, machine=machine()),
+                  f, indent=1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plots-only", action="store_true", help="report from the saved JSON, train nothing")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: tiny data, 2 iterations of every variant, one seed, in a temp dir")
+    parser.add_argument("--timing", type=int, metavar="ROUNDS",
+                        help="after the runs, measure iteration times: ROUNDS interleaved rounds of one epoch per "
+                             "variant, back to back")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--out", default=osp.join(ROOT, "docs", "study"), help="results and plots folder")
@@ -294,19 +372,9 @@ def main():
     if not args.plots_only:
         ensure_data(cwd, scale)
         os.makedirs(args.work_root, exist_ok=True)
-        for seed in args.seeds:  # seed-major: a partial study still covers every variant
-            for variant in args.variants:
-                path = osp.join(runs_dir, f"{variant}_seed{seed}.json")
-                if osp.exists(path):
-                    print(f"skip {variant} seed {seed}: {osp.relpath(path)} exists", flush=True)
-                    continue
-                print(f"train {variant} seed {seed} ...", flush=True)
-                record = train_and_evaluate(variant, seed, cwd, args.work_root, extra_options)
-                with open(path + ".tmp", "w") as f:
-                    json.dump(record, f, indent=1)
-                os.replace(path + ".tmp", path)  # a finished run is all or nothing
-                print(f"done {variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items())
-                      + f", {record['iteration_seconds']:.3f} s/iter", flush=True)
+        train_missing_runs(args, runs_dir, cwd, extra_options)
+        if args.timing:
+            measure_timing(args, cwd, extra_options)
     runs = load_runs(runs_dir)
     if not runs:
         raise SystemExit(f"no runs in {runs_dir}: run without --plots-only first")
