@@ -1,4 +1,4 @@
-# make test   install everything into .venv (first time: ~15 min, mostly mmcv's build), run the tests
+# make test   install everything into .venv (first time: 10-35 min on 2 cores, mostly mmcv's build), run the tests
 # make demo   install, generate the bundled dataset, train and evaluate the detector (COCO mAP)
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,11 +8,8 @@ STAMP := $(VENV)/.installed
 DEMO_CONFIG ?= configs/retinanet/retinanet_r18-half_fpn_softmax-focal_30e_shapes.py
 DEMO_WORK_DIR ?= work_dirs/demo
 DATA := data/shapes
-# mmcv's source build: one compiler job per core, but no more than one per ~3 GB of free memory.
-CORES := $(shell nproc 2>/dev/null || echo 2)
-FREE_GB := $(shell awk '/MemAvailable/ {print int($$2 / 1048576)}' /proc/meminfo 2>/dev/null || echo 6)
-MAX_JOBS ?= $(shell jobs=$(CORES); by_memory=$$(( $(FREE_GB) / 3 )); \
-	[ $$by_memory -lt $$jobs ] && jobs=$$by_memory; [ $$jobs -lt 1 ] && jobs=1; echo $$jobs)
+# mmcv's source build: one compiler job per core, at most one per 3 GB of available memory.
+MAX_JOBS ?= $(shell bash tools/max_jobs.sh)
 
 .PHONY: install test demo benchmark clean
 

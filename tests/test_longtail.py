@@ -246,3 +246,18 @@ def test_run_study_quick_smoke_test(tmp_path):
     assert "| softmax focal (ours, class-balanced alpha) | 1 |" in study
     assert "Iteration time ratios come from `--timing 1`" in study
     assert "| sigmoid focal (mmdet's FocalLoss) | 1 |" in study and "| 1.00 +- 0.00 |" in study
+
+
+def test_annotation_helpers_reject_malformed_files(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(dict(categories=[dict(id=1, name="a")], annotations=[dict(id=1, category_id=[1])])))
+    with pytest.raises(ValueError, match=f"{path}: every annotation needs an integer 'category_id'"):
+        class_counts(str(path))
+    path.write_text(json.dumps(dict(categories=[dict(id=1)], annotations=[])))
+    with pytest.raises(ValueError, match=f"{path}: every category needs an 'id' and a 'name'"):
+        class_counts(str(path))
+    path.write_text(json.dumps(dict(categories=[dict(id=1, name="a", frequency="x")], annotations=[])))
+    with pytest.raises(ValueError, match="category 'frequency' must be one of"):
+        frequency_groups(str(path))
+    with pytest.raises(ValueError, match="count must be one of"):
+        class_counts(str(path), count="boxes")

@@ -52,7 +52,10 @@ def class_counts(ann_file, classes=None, count="instances"):
     categories = label_categories(data, ann_file, classes)
     per_category = {c["id"]: set() if count == "images" else 0 for c in categories}
     for ann in data.get("annotations", []):
-        if not isinstance(ann, dict) or ann.get("iscrowd", 0) or ann.get("category_id") not in per_category:
+        if not isinstance(ann, dict) or isinstance(ann.get("category_id"), bool) or \
+                not isinstance(ann.get("category_id"), int):
+            raise ValueError(f"{ann_file}: every annotation needs an integer 'category_id', got {ann!r:.200}")
+        if ann.get("iscrowd", 0) or ann["category_id"] not in per_category:
             continue
         if count == "images":
             per_category[ann["category_id"]].add(ann.get("image_id"))
