@@ -12,9 +12,9 @@ import os
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import DictAction
-from torch.distributed.elastic.multiprocessing.errors import record
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config
 

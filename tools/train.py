@@ -7,9 +7,9 @@ import argparse
 import os
 
 from mmengine.config import DictAction
-from torch.distributed.elastic.multiprocessing.errors import record
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config
 
