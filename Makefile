@@ -10,6 +10,9 @@ DEMO_WORK_DIR ?= work_dirs/demo
 DATA := data/shapes
 # mmcv's source build: one compiler job per core, at most one per 3 GB of available memory.
 MAX_JOBS ?= $(shell bash tools/max_jobs.sh)
+# mmcv's CUDA ops are built where torch is a CUDA build and nvcc is on PATH (a GPU machine);
+# elsewhere (CPU torch, as here, even with nvcc installed) only its CPU ops.
+CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shutil.which('nvcc') is not None))
 
 .PHONY: install test demo benchmark clean
 
@@ -21,7 +24,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/build.txt requirements/mmdet.txt
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install -r requirements/build.txt
 	@echo "building mmcv's ops (if not cached) with MAX_JOBS=$(MAX_JOBS) (override: make MAX_JOBS=N ...)"
-	MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation -e ".[mmdet,test]"
+	FORCE_CUDA=$$($(PY) -c "$(CUDA_BUILD)") MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation -e ".[mmdet,test]"
 	@$(PY) -c "from mmcv.ops import nms" || { echo "mmcv was installed without its compiled ops" \
 	  "(it must be built with --no-build-isolation against the installed torch)"; exit 1; }
 	touch $@

@@ -8,8 +8,10 @@ For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_i
     loss    = alpha[y] * (1 - p_t) ** gamma * ce
 
 Ignored positions contribute 0 loss and 0 gradient. The gradient is written in one pass as
-``a * softmax(x) + c`` with the target column overwritten (see ``_FocalLossFunction``), and
-nothing of size N x C is kept between forward and backward beyond the logits themselves.
+``a * softmax(x) + c`` with the target column overwritten (see ``_focal_rows``), and nothing
+of size N x C is kept between forward and backward beyond the logits themselves. The two
+row-wise functions ``_focal_rows`` and ``_focal_grad`` are the math; ``compile=True`` runs the
+same two functions as compiled kernels (``fused.py``).
 """
 import numbers
 
@@ -17,12 +19,13 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from . import distributed
+from . import distributed, fused
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
 
 
-def _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed):
+def _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
+                   compile=False):
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} ({type(gamma).__name__})")
     if not gamma >= 0:  # also catches NaN
@@ -38,6 +41,8 @@ def _check_options(gamma, reduction, label_smoothing, ignore_index, background_c
             raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if gather_distributed is not None and not isinstance(gather_distributed, bool):
         raise TypeError(f"gather_distributed must be None, True or False, got {gather_distributed!r}")
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile must be True or False, got {compile!r}")
 
 
 def _as_alpha(alpha):
@@ -103,58 +108,94 @@ def _check_weight(weight, targets, targets_name="targets"):
         raise ValueError(f"weight must be a tensor shaped like {targets_name} {tuple(targets.shape)}, got {found}")
 
 
-class _FocalLossFunction(torch.autograd.Function):
-    """Per-position focal loss with a hand-written single-pass backward.
+def _is_python_zero(value):
+    return not isinstance(value, Tensor) and value == 0
+
+
+def _focal_rows(logits, index, weight, gamma, eps, with_grad):
+    """Forward over the class dim (1) at every position: the loss and, ``with_grad``, what the
+    backward needs. The formulas of the library, written once: the eager path calls this, and
+    ``compile=True`` hands it to ``torch.compile``.
+
+    ``gamma`` and ``eps`` are Python numbers (eager) or 0-d tensors (compiled, so that another
+    value does not recompile); a Python 0 skips the work that it would multiply by zero.
 
     With f = (1 - p_t)^gamma, q = 1 - p_t and g = gamma * q^(gamma - 1) * p_t * ce, the gradient of
     loss_i = w * f * ce with respect to the logits is
         w * ((f + g) * p  -  (f * (1 - eps) + g) * onehot(y)  -  f * eps / C).
     Off the target column that is a * p + c; on it we write the algebraically simplified
         w * (f * eps * (1 - 1/C) - q * f - gamma * f * p_t * ce),
-    which stays finite for 0 < gamma < 1 where g alone would overflow as p_t -> 1.
-
-    Nothing of size N x C is kept between forward and backward: backward recomputes
-    p = exp(x - row_max) * exp(-log_norm) from the logits (which autograd keeps anyway), with
-    exp(-log_norm) folded into the per-position coefficient a.
+    which stays finite for 0 < gamma < 1 where g alone would overflow as p_t -> 1. Nothing of size
+    N x C is kept: the backward recomputes p = exp(x - row_max) * exp(-log_norm) from the logits,
+    with exp(-log_norm) folded into the coefficient a.
     """
+    num_classes = logits.shape[1]
+    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
+    log_p = torch.log_softmax(logits, dim=1, dtype=compute_dtype)
+    log_p_t = log_p.gather(1, index.unsqueeze(1)).squeeze(1)
+    smoothing = not _is_python_zero(eps)
+    ce = -(1 - eps) * log_p_t - (eps / num_classes) * log_p.sum(1) if smoothing else -log_p_t
+    q = -torch.expm1(log_p_t)  # 1 - p_t, accurate when p_t is close to 1
+    focal = q.pow(gamma)  # 0 ** 0 == 1: gamma = 0 is plain cross-entropy
+    weighted_focal = weight * focal
+    loss = weighted_focal * ce
+    if not with_grad:
+        return loss, None
+    row_max = logits.amax(1).to(compute_dtype)
+    log_norm = -log_p.amax(1)  # log sum_c exp(x_c - row_max), exactly as log_softmax had it
+    p_t = torch.exp(log_p_t)
+    # gamma * q^(gamma-1) written as focal / q: where q == 0, focal == 0 (or gamma == 0) and so is g.
+    g = 0.0 if _is_python_zero(gamma) else gamma * p_t * ce * focal / q.clamp_min(torch.finfo(compute_dtype).tiny)
+    coef_p = weight * (focal + g) * torch.exp(-log_norm)
+    coef_const = weighted_focal * (-eps / num_classes) if smoothing else None
+    coef_target = weighted_focal * (eps * (1 - 1 / num_classes) - q - gamma * p_t * ce)
+    return loss, (row_max, coef_p, coef_const, coef_target)
+
+
+def _focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss):
+    """The gradient with respect to the logits in one pass (coefficients from ``_focal_rows``)."""
+    # In compute dtype (row_max is at least float32), one new N x C buffer, updated in place.
+    grad = torch.sub(logits, row_max.unsqueeze(1)).exp_().mul_((grad_loss * coef_p).unsqueeze(1))
+    if coef_const is not None:
+        grad.add_((grad_loss * coef_const).unsqueeze(1))
+    grad.scatter_(1, index.unsqueeze(1), (grad_loss * coef_target).unsqueeze(1))
+    return grad.to(logits.dtype)
+
+
+class _FocalLossFunction(torch.autograd.Function):
+    """Per-position focal loss with the single-pass backward of ``_focal_grad``; ``fused`` runs
+    both halves as compiled kernels (see ``fused``)."""
 
     @staticmethod
-    def forward(ctx, logits, index, weight, gamma, label_smoothing):
-        eps, num_classes = label_smoothing, logits.shape[1]
-        compute_dtype = torch.promote_types(logits.dtype, torch.float32)
-        log_p = torch.log_softmax(logits, dim=1, dtype=compute_dtype)
-        log_p_t = log_p.gather(1, index.unsqueeze(1)).squeeze(1)
-        ce = -log_p_t if eps == 0 else -(1 - eps) * log_p_t - (eps / num_classes) * log_p.sum(1)
-        q = -torch.expm1(log_p_t)  # 1 - p_t, accurate when p_t is close to 1
-        focal = q.pow(gamma)  # 0 ** 0 == 1: gamma = 0 is plain cross-entropy
-        weighted_focal = weight * focal
-        if ctx.needs_input_grad[0]:
-            row_max = logits.detach().amax(1).to(compute_dtype)
-            log_norm = -log_p.amax(1)  # log sum_c exp(x_c - row_max), exactly as log_softmax had it
-            p_t = torch.exp(log_p_t)
-            # gamma * q^(gamma-1) written as focal / q: where q == 0, focal == 0 and so is g.
-            g = gamma * p_t * ce * focal / q.clamp_min(torch.finfo(compute_dtype).tiny) if gamma else 0.0
-            coef_p = weight * (focal + g) * torch.exp(-log_norm)
-            coef_const = weighted_focal * (-eps / num_classes)
-            coef_target = weighted_focal * (eps * (1 - 1 / num_classes) - q - gamma * p_t * ce)
-            ctx.save_for_backward(logits, index, row_max, coef_p, coef_const, coef_target)
-            ctx.smoothing = eps != 0
-        return weighted_focal * ce
+    def forward(ctx, logits, index, weight, gamma, label_smoothing, use_fused):
+        with_grad = ctx.needs_input_grad[0]
+        kernels = fused.kernels_for(logits) if use_fused else None
+        result = None if kernels is None else fused.forward(kernels, logits, index, weight, gamma, label_smoothing,
+                                                            with_grad)
+        if result is None:  # eager, also where compilation just failed
+            kernels = None
+            result = _focal_rows(logits, index, weight, gamma, label_smoothing, with_grad)
+        loss, saved = result
+        if with_grad:
+            ctx.save_for_backward(logits, index, *(t for t in saved if t is not None))
+            ctx.smoothing = saved[2] is not None
+            ctx.kernels = kernels
+        return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss):
-        logits, index, row_max, coef_p, coef_const, coef_target = ctx.saved_tensors
-        # In compute dtype (row_max is at least float32), one new N x C buffer, updated in place.
-        grad = torch.sub(logits, row_max.unsqueeze(1)).exp_().mul_((grad_loss * coef_p).unsqueeze(1))
-        if ctx.smoothing:
-            grad.add_((grad_loss * coef_const).unsqueeze(1))
-        grad.scatter_(1, index.unsqueeze(1), (grad_loss * coef_target).unsqueeze(1))
-        return grad.to(logits.dtype), None, None, None, None
+        logits, index, row_max, coef_p, *rest = ctx.saved_tensors
+        coef_const, coef_target = rest if ctx.smoothing else (None, rest[0])
+        if ctx.kernels is None:
+            grad = _focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss)
+        else:
+            grad = fused.backward(ctx.kernels, logits, index, row_max, coef_p, coef_const, coef_target, grad_loss)
+        return grad, None, None, None, None, None
 
 
 def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0,
-                       ignore_index=-100, background_class=0, gather_distributed=None, weight=None):
+                       ignore_index=-100, background_class=0, gather_distributed=None, weight=None, compile=False):
     """Multiclass softmax focal loss (see the module docstring for the formula).
 
     Args:
@@ -175,19 +216,24 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
             than one rank is initialised; False: never.
         weight: optional non-negative per-position factors shaped like ``targets``; they scale
             loss_i but do not change the counts in the denominators.
+        compile: compute forward and backward with two ``torch.compile`` kernels (the same
+            formulas; see ``imbalanced_losses.fused``): faster and leaner, after a first-call
+            compile of some seconds; falls back to eager, with one warning, where compilation
+            is not available.
 
     Returns:
         The reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
     """
-    _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed)
+    _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed, compile)
     if alpha is not None:
         alpha = _as_alpha(alpha).to(inputs.device if isinstance(inputs, Tensor) else None)
     return _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothing, ignore_index,
-                               background_class, gather_distributed, weight)
+                               background_class, gather_distributed, weight, compile=compile)
 
 
 def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothing, ignore_index,
-                        background_class, gather_distributed, weight=None, communicator=distributed.TORCH):
+                        background_class, gather_distributed, weight=None, communicator=distributed.TORCH,
+                        compile=False):
     """``softmax_focal_loss`` with options already checked and alpha a validated tensor or None."""
     _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_class)
     _check_weight(weight, targets)
@@ -200,7 +246,7 @@ def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothin
         position_weight = position_weight * alpha.to(inputs.device, compute_dtype)[index]
     if weight is not None:
         position_weight = position_weight * weight.detach().to(compute_dtype)
-    loss = _FocalLossFunction.apply(inputs, index, position_weight, float(gamma), float(label_smoothing))
+    loss = _FocalLossFunction.apply(inputs, index, position_weight, float(gamma), float(label_smoothing), compile)
 
     if reduction == "none":
         result = loss
@@ -230,9 +276,9 @@ class SoftmaxFocalLoss(nn.Module):
     """
 
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
-                 background_class=0, gather_distributed=None):
+                 background_class=0, gather_distributed=None, compile=False):
         super().__init__()
-        _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed)
+        _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed, compile)
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
         self.gamma = float(gamma)
         self.reduction = reduction
@@ -240,13 +286,15 @@ class SoftmaxFocalLoss(nn.Module):
         self.ignore_index = int(ignore_index)
         self.background_class = int(background_class)
         self.gather_distributed = gather_distributed
+        self.compile_kernels = compile  # not self.compile: that is nn.Module.compile()
 
     def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
         # Options and alpha were checked once, at construction.
         return _softmax_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, self.label_smoothing,
-                                   self.ignore_index, self.background_class, self.gather_distributed)
+                                   self.ignore_index, self.background_class, self.gather_distributed,
+                                   compile=self.compile_kernels)
 
     def extra_repr(self) -> str:
         return (f"gamma={self.gamma}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}, "
                 f"ignore_index={self.ignore_index}, background_class={self.background_class}, "
-                f"gather_distributed={self.gather_distributed}")
+                f"gather_distributed={self.gather_distributed}" + (", compile=True" if self.compile_kernels else ""))

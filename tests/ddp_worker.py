@@ -15,7 +15,7 @@ try:  # the OpenMMLab path: the registered loss, communicating through mmengine.
     import imbalanced_losses.mmdet  # noqa: F401  (registers SoftmaxFocalLoss)
 except ImportError:
     MMENGINE_MODELS = None
-METHODS = ["ours", "gather_logits", "local"] + (["mmengine"] if MMENGINE_MODELS is not None else [])
+METHODS = ["ours", "compiled", "gather_logits", "local"] + (["mmengine"] if MMENGINE_MODELS is not None else [])
 
 NUM_FEATURES, NUM_CLASSES = 5, 4
 LOSS_OPTIONS = dict(gamma=1.5, alpha=[0.75, 0.25, 0.5, 1.0], label_smoothing=0.1, background_class=0)
@@ -72,6 +72,7 @@ def gather_logits_loss(logits, targets, reduction):
 def main(rank, world_size, port, out_dir):
     loss_fns = {r: SoftmaxFocalLoss(reduction=r, **LOSS_OPTIONS) for r in REDUCTIONS}  # before init: None
     loss_fns["none"] = SoftmaxFocalLoss(reduction="none", **LOSS_OPTIONS)
+    compiled_fns = {r: SoftmaxFocalLoss(reduction=r, compile=True, **LOSS_OPTIONS) for r in REDUCTIONS}
     if MMENGINE_MODELS is not None:
         mm_loss_fns = {r: MMENGINE_MODELS.build(dict(type="SoftmaxFocalLoss", reduction=r, **LOSS_OPTIONS))
                        for r in REDUCTIONS}
@@ -96,6 +97,8 @@ def main(rank, world_size, port, out_dir):
                 try:
                     if method == "ours":
                         loss = loss_fns[reduction](logits, targets)
+                    elif method == "compiled":
+                        loss = compiled_fns[reduction](logits, targets)
                     elif method == "mmengine":
                         loss = mm_loss_fns[reduction](logits, targets)
                     elif method == "local":

@@ -52,8 +52,9 @@ def single_process(case, reduction):
 
 
 PARAMS = [(case, reduction) for case in ddp_worker.CASES for reduction in ddp_worker.REDUCTIONS]
-# "ours": the core (torch.distributed); "mmengine": the registered OpenMMLab loss (mmengine.dist)
-PATHS = [path for path in ("ours", "mmengine") if path in ddp_worker.METHODS]
+# "ours": the core (torch.distributed); "compiled": the same with compile=True; "mmengine": the
+# registered OpenMMLab loss (mmengine.dist)
+PATHS = [path for path in ("ours", "compiled", "mmengine") if path in ddp_worker.METHODS]
 
 
 @pytest.mark.parametrize("path", PATHS)

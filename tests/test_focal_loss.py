@@ -31,12 +31,12 @@ def random_case(seed):
     return logits, targets, options
 
 
-def check_against_reference(logits, targets, reduction, options, rtol, atol):
+def check_against_reference(logits, targets, reduction, options, rtol, atol, compile=False):
     """atol is relative to the largest reference magnitude: float32 log_softmax itself has an
     absolute error of about 1e-7 in log p_t, which F.cross_entropy shares."""
     gen = torch.Generator().manual_seed(1)
     x = logits.clone().requires_grad_()
-    value = softmax_focal_loss(x, targets, reduction=reduction, **options)
+    value = softmax_focal_loss(x, targets, reduction=reduction, compile=compile, **options)
     ref, ref_x = reference_focal_loss(logits, targets, reduction=reduction, **options)
     upstream = torch.rand(ref.shape, generator=gen, dtype=torch.float64)  # exercises per-position grads
     (value * upstream.to(value.dtype)).sum().backward()

@@ -1,6 +1,9 @@
 """Forward+backward time and extra peak memory of SoftmaxFocalLoss against F.cross_entropy.
 
-Every number is a ratio to F.cross_entropy measured in the same run. Time: interleaved rounds
+Ratios are to F.cross_entropy measured in the same run: plain (``F.cross_entropy(x, t)``, what most
+users would otherwise call) and with the same smoothing and ignore_index as ours. Rows: ours
+eager, ours with ``compile=True`` (its first call, which compiles, is printed separately), the
+common exp(-ce) focal loss, and kornia's where installed. Time: interleaved rounds
 (each round runs every variant once, in turn), median per variant. Memory: each variant runs in
 its own fresh process; on CPU the extra peak is VmHWM (from /proc/self/status) after one
 forward+backward minus VmHWM before it (ru_maxrss would carry the parent's peak across exec); on
@@ -8,7 +11,7 @@ CUDA it is torch.cuda.max_memory_allocated above the inputs. Also prints the byt
 gather_distributed communicates per call against an all-gather of the logits.
 
     python tools/benchmark_loss.py                      # all shapes, CPU, 2 threads
-    python tools/benchmark_loss.py --shapes 262144x81 --device cuda
+    python tools/benchmark_loss.py --device cuda --dtype bf16 --shapes 1048576x81 262144x1204
 """
 import argparse
 import json
@@ -26,14 +29,18 @@ SHAPES = {
     "262144x81": ((262144, 81), "RetinaNet-like"),
     "8x19x128x256": ((8, 19, 128, 256), "dense segmentation"),
     "65536x1204": ((65536, 1204), "LVIS-like"),
+    "1048576x81": ((1048576, 81), "RetinaNet-like, a GPU batch"),
+    "262144x1204": ((262144, 1204), "LVIS-like, a GPU batch"),
 }
+DEFAULT_SHAPES = ["262144x81", "8x19x128x256", "65536x1204"]
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SMOOTHING, IGNORE_FRACTION, GAMMA = 0.1, 0.05, 2.0
 
 
-def make_inputs(shape, device, seed=0):
+def make_inputs(shape, device, seed=0, dtype=torch.float32):
     gen = torch.Generator().manual_seed(seed)
     num_classes = shape[1]
-    logits = torch.randn(shape, generator=gen).mul_(3).to(device).requires_grad_()
+    logits = torch.randn(shape, generator=gen).mul_(3).to(device, dtype).requires_grad_()
     target_shape = shape[:1] + shape[2:]
     targets = torch.randint(0, num_classes, target_shape, generator=gen)
     targets[torch.rand(target_shape, generator=gen) < 0.8] = 0  # mostly background, as in detection
@@ -48,8 +55,18 @@ def ours(logits, targets, alpha):
                               reduction="mean_positive", background_class=0)
 
 
+def ours_fused(logits, targets, alpha):
+    return softmax_focal_loss(logits, targets, alpha=alpha, gamma=GAMMA, label_smoothing=SMOOTHING,
+                              reduction="mean_positive", background_class=0, compile=True)
+
+
 def cross_entropy(logits, targets, alpha):
     return F.cross_entropy(logits, targets, label_smoothing=SMOOTHING, ignore_index=-100)
+
+
+def plain_cross_entropy(logits, targets, alpha):
+    """What most users would otherwise call: no smoothing (ignored targets keep the default -100)."""
+    return F.cross_entropy(logits, targets)
 
 
 def naive_focal(logits, targets, alpha):
@@ -64,8 +81,9 @@ def kornia_focal(logits, targets, alpha):
     return focal_loss(logits[valid], targets[valid], alpha=0.25, gamma=GAMMA, reduction="mean")
 
 
-VARIANTS = {"F.cross_entropy": cross_entropy, "ours": ours, "naive exp(-ce) focal": naive_focal,
-            "kornia focal_loss": kornia_focal}
+VARIANTS = {"plain F.cross_entropy": plain_cross_entropy, "F.cross_entropy": cross_entropy, "ours": ours,
+            "ours, compile=True": ours_fused, "naive exp(-ce) focal": naive_focal, "kornia focal_loss": kornia_focal}
+BASELINE, SAME_OPTIONS = "plain F.cross_entropy", "F.cross_entropy"
 
 
 def available_variants():
@@ -87,10 +105,16 @@ def step(fn, logits, targets, alpha):
     fn(logits, targets, alpha).backward()
 
 
-def time_variants(shape, device, names, rounds):
-    inputs = make_inputs(shape, device)
+def time_variants(shape, device, names, rounds, dtype):
+    """Median fwd+bwd time per variant, and each variant's first call (the compile, for fused)."""
+    inputs = make_inputs(shape, device, dtype=dtype)
+    first = {}
     for name in names:  # warm-up
+        sync(device)
+        start = time.perf_counter()
         step(VARIANTS[name], *inputs)
+        sync(device)
+        first[name] = time.perf_counter() - start
     times = {name: [] for name in names}
     for _ in range(rounds):
         for name in names:
@@ -99,7 +123,7 @@ def time_variants(shape, device, names, rounds):
             step(VARIANTS[name], *inputs)
             sync(device)
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: statistics.median(t) for name, t in times.items()}, first
 
 
 def vm_hwm_bytes():
@@ -110,11 +134,12 @@ def vm_hwm_bytes():
     raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
-def measure_memory_in_this_process(shape, device, name):
+def measure_memory_in_this_process(shape, device, name, dtype):
     """Extra peak bytes of one forward+backward (run in a fresh process by the parent)."""
     fn = VARIANTS[name]
-    step(fn, *make_inputs((2, shape[1]) + (4,) * len(shape[2:]), device))  # load kernels, thread pools
-    inputs = make_inputs(shape, device)
+    # load kernels and thread pools (and compile: dynamic shapes, so the real shape reuses it)
+    step(fn, *make_inputs((2, shape[1]) + (4,) * len(shape[2:]), device, dtype=dtype))
+    inputs = make_inputs(shape, device, dtype=dtype)
     if device.startswith("cuda"):
         sync(device)
         torch.cuda.reset_peak_memory_stats()
@@ -127,9 +152,9 @@ def measure_memory_in_this_process(shape, device, name):
     return vm_hwm_bytes() - before
 
 
-def memory_in_fresh_process(shape_key, device, name, threads):
+def memory_in_fresh_process(shape_key, device, name, threads, dtype_key):
     cmd = [sys.executable, __file__, "--child-memory", name, "--shapes", shape_key, "--device", device,
-           "--threads", str(threads)]
+           "--threads", str(threads), "--dtype", dtype_key]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["bytes"]
 
@@ -149,8 +174,9 @@ def communication_table(shape=(262144, 81), world_sizes=(2, 8, 64)):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--shapes", nargs="+", default=DEFAULT_SHAPES, choices=list(SHAPES))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="fp32", choices=list(DTYPES), help="dtype of the logits")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory runs")
@@ -160,26 +186,32 @@ def main():
 
     if args.child_memory:
         shape = SHAPES[args.shapes[0]][0]
-        print(json.dumps({"bytes": measure_memory_in_this_process(shape, args.device, args.child_memory)}))
+        print(json.dumps({"bytes": measure_memory_in_this_process(shape, args.device, args.child_memory,
+                                                                 DTYPES[args.dtype])}))
         return
 
     names = available_variants()
-    print(f"torch {torch.__version__}, device {args.device}, {args.threads} threads, {args.rounds} rounds; "
-          f"ours: alpha, label_smoothing {SMOOTHING}, {IGNORE_FRACTION:.0%} ignored, mean_positive")
+    print(f"torch {torch.__version__}, device {args.device}, {args.dtype}, {args.threads} threads, {args.rounds} "
+          f"rounds; ours and F.cross_entropy: label_smoothing {SMOOTHING}, {IGNORE_FRACTION:.0%} ignored (ours also "
+          "alpha, mean_positive); plain F.cross_entropy: no options")
     if "kornia focal_loss" not in names:
         print("kornia is not installed: its row is skipped")
     for key in args.shapes:
         shape, label = SHAPES[key]
-        times = time_variants(shape, args.device, names, args.rounds)
-        memory = {} if args.no_memory else {n: memory_in_fresh_process(key, args.device, n, args.threads)
+        times, first = time_variants(shape, args.device, names, args.rounds, DTYPES[args.dtype])
+        memory = {} if args.no_memory else {n: memory_in_fresh_process(key, args.device, n, args.threads, args.dtype)
                                             for n in names}
-        base_t, base_m = times["F.cross_entropy"], memory.get("F.cross_entropy")
         print(f"\n{key} ({label})")
-        print("| variant | fwd+bwd median | time / CE | extra peak memory | memory / CE |")
-        print("|---|---|---|---|---|")
+        print("| variant | fwd+bwd median | time / plain CE | time / CE same options | extra peak memory "
+              "| memory / plain CE | memory / CE same options |")
+        print("|---|---|---|---|---|---|---|")
         for name in names:
-            mem = (f"{memory[name] / 2**20:,.0f} MiB | {memory[name] / base_m:.2f}" if memory else "- | -")
-            print(f"| {name} | {times[name] * 1e3:.1f} ms | {times[name] / base_t:.2f} | {mem} |")
+            mem = (f"{memory[name] / 2**20:,.0f} MiB | {memory[name] / memory[BASELINE]:.2f} | "
+                   f"{memory[name] / memory[SAME_OPTIONS]:.2f}" if memory else "- | - | -")
+            print(f"| {name} | {times[name] * 1e3:.1f} ms | {times[name] / times[BASELINE]:.2f} | "
+                  f"{times[name] / times[SAME_OPTIONS]:.2f} | {mem} |")
+        print(f"first call of ours, compile=True (includes compiling; later shapes reuse it): "
+              f"{first['ours, compile=True']:.1f} s")
     communication_table()
 
 

@@ -23,7 +23,7 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
 
     Takes every core argument plus ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size
     the classifier; only False makes sense for a softmax loss) and ``loss_name`` (mmseg's key for
-    the loss in the log, must start with ``loss_``). ``alpha`` may also be
+    the loss in the log, must start with ``loss_``); ``compile=True`` as in the core. ``alpha`` may also be
     ``dict(type='class_balanced', ann_file=..., beta=..., mean=..., background_weight=...,
     classes=...)``: class-balanced factors computed from the training annotation file at build
     time, with the background weight at ``background_class`` (see ``annotations.alpha_from_spec``).
@@ -46,7 +46,7 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
 
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
                  background_class=0, gather_distributed=None, loss_weight=1.0, use_sigmoid=False,
-                 loss_name="loss_focal"):
+                 loss_name="loss_focal", compile=False):
         if use_sigmoid:
             raise ValueError("SoftmaxFocalLoss is a softmax loss: use_sigmoid must be False, got True "
                              "(use mmdet's FocalLoss for sigmoid classification)")
@@ -56,7 +56,7 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
             alpha = alpha_from_spec(alpha, background_class)
         super().__init__(alpha=alpha, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing,
                          ignore_index=ignore_index, background_class=background_class,
-                         gather_distributed=gather_distributed)
+                         gather_distributed=gather_distributed, compile=compile)
         self.use_sigmoid = False
         self.loss_weight = float(loss_weight)
         self._loss_name = loss_name
@@ -82,7 +82,8 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
         local_mean = avg_factor is not None and reduction == "mean"
         loss = _softmax_focal_loss(cls_score, label, self.alpha, self.gamma, "sum" if local_mean else reduction,
                                    self.label_smoothing, ignore_index, self.background_class,
-                                   False if local_mean else self.gather_distributed, weight, MMENGINE)
+                                   False if local_mean else self.gather_distributed, weight, MMENGINE,
+                                   compile=self.compile_kernels)
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss

@@ -1,0 +1,74 @@
+"""``compile=True``: the loss's two row-wise functions run as ``torch.compile`` kernels.
+
+The math is ``focal_loss._focal_rows`` (forward: per-row statistics and the backward's
+coefficients) and ``focal_loss._focal_grad`` (the gradient in one pass), unchanged: inductor
+turns each into fused loops (C++/OpenMP on CPU, Triton on CUDA) that read the logits once and
+keep no N x C intermediate. What this module adds:
+
+- Dynamic shapes: positions are viewed as (N, C, S) without a copy, so a detector's changing
+  anchor count, or another image size, does not recompile. What does: another dtype, 2-D
+  against k-D inputs (S == 1 is specialised), and the first call without a gradient.
+- ``gamma`` and ``label_smoothing`` enter as 0-d tensors, so other values do not recompile
+  (logits must then be finite: 0 * -inf is NaN where the eager path skips the smoothing sum).
+- Inputs the kernels gain nothing on (no positions, a single row or class) take the eager path.
+- Where compilation is not available (no C++ compiler, a Python that dynamo does not support,
+  a failing backend) one warning is issued and the eager path is used from then on.
+"""
+import warnings
+
+import torch
+
+_kernels = None  # (forward, backward), compiled lazily on first use
+_unavailable = None  # why compilation failed, once it has
+
+
+def _disable(reason):
+    global _unavailable
+    _unavailable = reason
+    warnings.warn(f"SoftmaxFocalLoss(compile=True): torch.compile is not available here ({reason}); "
+                  "using the eager path, which computes the same loss", RuntimeWarning, stacklevel=4)
+
+
+def kernels_for(logits):
+    """The compiled (forward, backward) pair, or None where the eager path should run."""
+    global _kernels
+    if _unavailable is not None or logits.shape[0] < 2 or logits.shape[1] < 2 or logits.numel() == 0:
+        return None
+    if _kernels is None:
+        if not torch._dynamo.is_dynamo_supported():
+            _disable("torch._dynamo does not support this platform or Python")
+            return None
+        from .focal_loss import _focal_grad, _focal_rows
+        _kernels = (torch.compile(_focal_rows, dynamic=True), torch.compile(_focal_grad, dynamic=True))
+    return _kernels
+
+
+def forward(kernels, logits, index, weight, gamma, label_smoothing, with_grad):
+    """``_focal_rows`` through the compiled kernel; None if compilation failed (then: eager)."""
+    n, c = logits.shape[:2]
+    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
+    scalars = [torch.full((), value, dtype=compute_dtype, device=logits.device) for value in (gamma, label_smoothing)]
+    try:
+        loss, saved = kernels[0](logits.reshape(n, c, -1), index.reshape(n, -1), weight.reshape(n, -1), *scalars,
+                                 with_grad)
+    except Exception as error:  # noqa: BLE001 - compile failures surface as many types; see _is_compile_error
+        if not _is_compile_error(error):
+            raise
+        _disable(f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}")
+        return None
+    shape = index.shape
+    return loss.reshape(shape), None if saved is None else tuple(t.reshape(shape) for t in saved)
+
+
+def backward(kernels, logits, index, row_max, coef_p, coef_const, coef_target, grad_loss):
+    n, c = logits.shape[:2]
+    per_row = [t.reshape(n, -1) for t in (index, row_max, coef_p, coef_const, coef_target, grad_loss)]
+    return kernels[1](logits.reshape(n, c, -1), *per_row).reshape(logits.shape)
+
+
+def _is_compile_error(error):
+    """Failures of the compiler stack (not of the math): dynamo's backend errors, inductor's C++
+    compiler errors, a missing compiler executable."""
+    names = {type(e).__name__ for e in (error, error.__cause__, error.__context__) if e is not None}
+    return bool(names & {"BackendCompilerFailed", "InductorError", "InvalidCxxCompiler", "CppCompileError",
+                         "FileNotFoundError", "CalledProcessError"})
