@@ -131,3 +131,20 @@ def test_without_a_compiler_one_warning_and_the_eager_result(tmp_path):
     result = subprocess.run([sys.executable, "-c", FALLBACK], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "torch.compile is not available here" in result.stdout and "fallback ok" in result.stdout
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_on_cuda_matches_eager_on_cpu(dtype):
+    """Triton kernels from the same functions (runs unchanged on a CUDA machine)."""
+    logits, targets, options = random_case(3)
+    logits = logits.to(dtype)
+    cpu = logits.clone().requires_grad_()
+    cuda = logits.cuda().requires_grad_()
+    a = softmax_focal_loss(cpu, targets, reduction="mean_positive", **options)
+    b = softmax_focal_loss(cuda, targets.cuda(), reduction="mean_positive", compile=True, **options)
+    a.backward()
+    b.backward()
+    torch.testing.assert_close(b.cpu(), a, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(cuda.grad.cpu().float(), cpu.grad.float(), rtol=1e-2 if dtype != torch.float32 else
+                               1e-5, atol=1e-3 if dtype != torch.float32 else 1e-6)
