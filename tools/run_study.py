@@ -298,8 +298,8 @@ def write_markdown(out_dir, runs, classes, variants, names, ratios):
     if osp.exists(timing_path):
         timing = json.load(open(timing_path))
         timing_note = (f"Iteration time ratios come from `--timing {timing['rounds']}`: every variant trained one "
-                       f"epoch ({timing['iterations']} iterations) in {timing['rounds']} interleaved rounds on an "
-                       "otherwise idle machine; per round, the median of mmengine's logged (10-iteration window) "
+                       f"epoch in each of {timing['rounds']} interleaved rounds, back to back on an otherwise idle "
+                       "machine; per round, the median of mmengine's logged (10-iteration window) "
                        "times after the first window, divided by the sigmoid variant's in the same round. Seconds "
                        "per iteration there: " + ", ".join(
                            f"{VARIANTS[v][1]} {statistics.fmean(t):.3f}" for v, t in timing["seconds_per_iteration"].items())
@@ -340,8 +340,8 @@ def measure_timing(args, cwd, extra_options):
             seconds[variant].append(per_iteration)
             print(f"timing round {round_index + 1}: {variant} {per_iteration:.3f} s/iter", flush=True)
     with open(osp.join(args.out, "timing.json"), "w") as f:
-        json.dump(dict(rounds=args.timing, iterations=iterations, seconds_per_iteration=seconds, machine=machine()),
-                  f, indent=1)
+        json.dump(dict(rounds=args.timing, last_logged_iteration=iterations, seconds_per_iteration=seconds,
+                       machine=machine()), f, indent=1)
 
 
 def main():
