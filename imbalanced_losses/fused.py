@@ -39,7 +39,12 @@ def kernels_for(logits):
             _disable("torch._dynamo does not support this platform or Python")
             return None
         from .focal_loss import _focal_grad, _focal_rows
-        _kernels = (torch.compile(_focal_rows, dynamic=True), torch.compile(_focal_grad, dynamic=True))
+        # A row count seen at the first call must not decide the threading for all later ones:
+        # with the default, a small first batch compiles serial C++ loops (measured 1.7x slower
+        # at 262144 x 81 on 2 threads); with dynamic_threads the loops are always OpenMP-parallel.
+        options = {"cpp.dynamic_threads": True}
+        _kernels = (torch.compile(_focal_rows, dynamic=True, options=options),
+                    torch.compile(_focal_grad, dynamic=True, options=options))
     return _kernels
 
 
