@@ -253,3 +253,19 @@ def test_mmseg_style_call_with_ignore_index_and_loss_name():
                                rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match="loss_name must be a str starting with 'loss_', got 'focal'"):
         ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", loss_name="focal"))
+
+
+def test_config_compile_option_gives_the_eager_values():
+    scores, labels, weights = random_scores(6)
+    options = dict(type="SoftmaxFocalLoss", gamma=2.0, alpha=[0.75] + [0.25] * 4, reduction="mean_positive",
+                   label_smoothing=0.1)
+    compiled = MODELS.build(dict(options, compile=True))
+    assert compiled.compile_kernels
+    values = []
+    for loss in (MODELS.build(options), compiled):
+        x = scores.clone().requires_grad_()
+        value = loss(x, labels, weights)
+        value.backward()
+        values.append((value.detach(), x.grad))
+    torch.testing.assert_close(values[1][0], values[0][0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(values[1][1], values[0][1], rtol=1e-5, atol=1e-8)
