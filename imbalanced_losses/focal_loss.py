@@ -177,16 +177,14 @@ class _FocalLossFunction(torch.autograd.Function):
             result = _focal_rows(logits, index, weight, gamma, label_smoothing, with_grad)
         loss, saved = result
         if with_grad:
-            ctx.save_for_backward(logits, index, *(t for t in saved if t is not None))
-            ctx.smoothing = saved[2] is not None
+            ctx.save_for_backward(logits, index, *saved)  # coef_const may be None (no smoothing)
             ctx.kernels = kernels
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss):
-        logits, index, row_max, coef_p, *rest = ctx.saved_tensors
-        coef_const, coef_target = rest if ctx.smoothing else (None, rest[0])
+        logits, index, row_max, coef_p, coef_const, coef_target = ctx.saved_tensors
         if ctx.kernels is None:
             grad = _focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss)
         else:

@@ -59,7 +59,8 @@ def forward(kernels, logits, index, weight, gamma, label_smoothing, with_grad):
     except Exception as error:  # noqa: BLE001 - compile failures surface as many types; see _is_compile_error
         if not _is_compile_error(error):
             raise
-        _disable(f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}")
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        _disable(f"{type(error).__name__}: {first_line}")
         return None
     shape = index.shape
     return loss.reshape(shape), None if saved is None else tuple(t.reshape(shape) for t in saved)

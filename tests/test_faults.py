@@ -12,7 +12,7 @@ import pytest
 import torch
 
 pytest.importorskip("mmdet")
-from tool_runner import CONFIG, make_shapes_workspace, run, tool, tool_env  # noqa: E402
+from tool_runner import CONFIG, make_shapes_workspace, run, tool, tool_env, write_config_with_hook  # noqa: E402
 
 FAILING_HOOK = textwrap.dedent('''
     import os
@@ -39,14 +39,8 @@ def workspace(tmp_path_factory):
 
 
 def test_a_failing_rank_ends_the_whole_job_quickly_with_its_error(workspace):
-    with open(os.path.join(workspace, "failing_hook.py"), "w") as f:
-        f.write(FAILING_HOOK)
-    with open(os.path.join(workspace, "failing_config.py"), "w") as f:
-        f.write(f"_base_ = {CONFIG!r}\n"
-                "custom_imports = dict(imports=['imbalanced_losses.mmdet', 'failing_hook'],\n"
-                "                      allow_failed_imports=False)\n"
-                "custom_hooks = [dict(type='FailOnRankOneHook')]\n")
-    command = ["bash", tool("dist_train.sh"), "failing_config.py", "2", "--work-dir", "wd_fail",
+    config = write_config_with_hook(workspace, "failing_config", FAILING_HOOK, "FailOnRankOneHook")
+    command = ["bash", tool("dist_train.sh"), config, "2", "--work-dir", "wd_fail",
                "--cfg-options", "train_dataloader.batch_size=2", "train_cfg.max_epochs=3"]
     result = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=240,
                             env=tool_env(workspace, dict(PORT=str(31500 + os.getpid() % 1000))))

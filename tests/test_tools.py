@@ -9,7 +9,7 @@ import pytest
 import torch
 
 pytest.importorskip("mmdet")
-from tool_runner import CONFIG, ROOT, make_shapes_workspace, run  # noqa: E402
+from tool_runner import CONFIG, ROOT, make_shapes_workspace, run, write_config_with_hook  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +63,7 @@ HOOK = textwrap.dedent('''
 
 
 def test_dist_train_and_test_on_cpu_with_two_ranks(workspace):
-    with open(os.path.join(workspace, "dump_params_hook.py"), "w") as f:
-        f.write(HOOK)
-    with open(os.path.join(workspace, "dist_config.py"), "w") as f:
-        f.write(f"_base_ = {CONFIG!r}\n"
-                "custom_imports = dict(imports=['imbalanced_losses.mmdet', 'dump_params_hook'],\n"
-                "                      allow_failed_imports=False)\n"
-                "custom_hooks = [dict(type='DumpParamsHook')]\n")
+    write_config_with_hook(workspace, "dist_config", HOOK, "DumpParamsHook")
     # 16 images over 2 ranks at batch 4: 2 iterations on each rank; gather_distributed=True.
     output = run(["bash", os.path.join(ROOT, "tools", "dist_train.sh"), "dist_config.py", "2", "--work-dir", "wd_dist",
                   "--cfg-options", "train_dataloader.batch_size=4", "train_cfg.max_epochs=1",

@@ -32,3 +32,15 @@ def make_shapes_workspace(root, num_train=16, num_val=8):
     run([sys.executable, tool("generate_shapes_dataset.py"), "--out", "data/shapes", "--num-train", str(num_train),
          "--num-val", str(num_val)], cwd=str(root))
     return str(root)
+
+
+def write_config_with_hook(workspace, name, hook_source, hook_type):
+    """``name``.py in ``workspace``: CONFIG plus a custom hook defined in ``name``_hook.py."""
+    with open(os.path.join(workspace, f"{name}_hook.py"), "w") as f:
+        f.write(hook_source)
+    with open(os.path.join(workspace, f"{name}.py"), "w") as f:
+        f.write(f"_base_ = {CONFIG!r}\n"
+                f"custom_imports = dict(imports=['imbalanced_losses.mmdet', '{name}_hook'],\n"
+                "                      allow_failed_imports=False)\n"
+                f"custom_hooks = [dict(type='{hook_type}')]\n")
+    return f"{name}.py"

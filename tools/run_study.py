@@ -130,11 +130,11 @@ def time_iterations(variant, cwd, work_root, extra_options):
 
 def class_statistics(cwd):
     """name -> (training images, LVIS group), from the training annotation file."""
-    from imbalanced_losses.mmdet.annotations import class_counts, frequency_groups, load_coco
+    from imbalanced_losses.mmdet.annotations import class_counts, groups_by_name
     train = osp.join(cwd, DATA, "annotations", "train.json")
-    names = [c["name"] for c in load_coco(train)["categories"]]
-    return {name: dict(images=n, group=g) for name, n, g in
-            zip(names, class_counts(train, count="images"), frequency_groups(train))}
+    groups = groups_by_name(train)  # file order, as the counts
+    images = class_counts(train, count="images")
+    return {name: dict(images=n, group=g) for (name, g), n in zip(groups.items(), images)}
 
 
 def mean_std(values):

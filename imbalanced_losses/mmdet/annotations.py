@@ -49,7 +49,10 @@ def class_counts(ann_file, classes=None, count="instances"):
     if count not in COUNTS:
         raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
     data = load_coco(ann_file)
-    categories = label_categories(data, ann_file, classes)
+    return _counts(data, ann_file, label_categories(data, ann_file, classes), count)
+
+
+def _counts(data, ann_file, categories, count):
     per_category = {c["id"]: set() if count == "images" else 0 for c in categories}
     for ann in data.get("annotations", []):
         if not isinstance(ann, dict) or isinstance(ann.get("category_id"), bool) or \
@@ -72,14 +75,24 @@ def frequency_groups(ann_file, classes=None):
     training images rare, 11-100 common, more frequent (pass the *training* file then)."""
     data = load_coco(ann_file)
     categories = label_categories(data, ann_file, classes)
+    return [group for _, group in _groups(data, ann_file, categories)]
+
+
+def groups_by_name(ann_file):
+    """Category name -> LVIS frequency group, for every category of the file (one parse)."""
+    data = load_coco(ann_file)
+    return dict(_groups(data, ann_file, data["categories"]))
+
+
+def _groups(data, ann_file, categories):
     if all("frequency" in c for c in categories):
         groups = [c["frequency"] for c in categories]
         bad = [g for g in groups if g not in FREQUENCY_GROUPS]
         if bad:
             raise ValueError(f"{ann_file}: category 'frequency' must be one of {FREQUENCY_GROUPS}, got {bad[0]!r}")
-        return groups
-    images = class_counts(ann_file, classes, count="images")
-    return ["r" if n <= 10 else "c" if n <= 100 else "f" for n in images]
+    else:
+        groups = ["r" if n <= 10 else "c" if n <= 100 else "f" for n in _counts(data, ann_file, categories, "images")]
+    return [(c["name"], g) for c, g in zip(categories, groups)]
 
 
 ALPHA_SPEC_KEYS = ("type", "ann_file", "beta", "mean", "background_weight", "classes", "count")

@@ -18,7 +18,7 @@ from mmdet.evaluation.metrics import CocoMetric
 from mmdet.registry import METRICS
 from mmengine.fileio import load
 
-from .annotations import FREQUENCY_GROUPS, frequency_groups, load_coco
+from .annotations import FREQUENCY_GROUPS, groups_by_name
 
 
 @METRICS.register_module()
@@ -44,9 +44,7 @@ class LongTailCocoMetric(CocoMetric):
         frequency_file = frequency_file or kwargs.get("ann_file") or (args[0] if args else None)
         if frequency_file is None:
             raise ValueError("LongTailCocoMetric needs frequency_file or ann_file to know the class groups")
-        categories = load_coco(frequency_file)["categories"]
-        groups = frequency_groups(frequency_file)
-        self.group_by_name = {c["name"]: g for c, g in zip(categories, groups)}
+        self.group_by_name = groups_by_name(frequency_file)
 
     def compute_metrics(self, results):
         own_prefix = self.outfile_prefix is None
@@ -80,9 +78,8 @@ class LongTailCocoMetric(CocoMetric):
     def per_class_ap(self, metric):
         """AP of each class in ``self.cat_ids`` order from pycocotools' precision array."""
         predictions = load(f"{self.outfile_prefix}.{metric}.json")
-        num_with_gt = [len(self._coco_api.get_ann_ids(cat_ids=[c])) for c in self.cat_ids]
         if not predictions:  # pycocotools cannot load an empty result list: AP is 0 where there is GT
-            return [0.0 if n else float("nan") for n in num_with_gt]
+            return [0.0 if self._coco_api.get_ann_ids(cat_ids=[c]) else float("nan") for c in self.cat_ids]
         if metric == "segm":
             for prediction in predictions:
                 prediction.pop("bbox")  # mask areas, as CocoMetric does
