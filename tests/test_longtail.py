@@ -225,7 +225,8 @@ def test_class_balanced_config_trains_a_step_on_the_longtail_profile(longtail):
 
 
 def test_run_study_quick_smoke_test(tmp_path):
-    """Every variant trains 2 iterations and is evaluated, then is timed; the report and plots are written."""
+    """Every variant of both families trains 2 iterations and is evaluated, then is timed; the report and
+    plots of each family are written."""
     result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_study.py"), "--quick", "--timing", "1"],
                             capture_output=True, text=True, timeout=900, cwd=str(tmp_path),
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -234,18 +235,31 @@ def test_run_study_quick_smoke_test(tmp_path):
     for name in ["per_class_ap.png", "group_ap.png", "loss_curves.png", "iteration_time.png"]:
         assert os.path.getsize(os.path.join(out, name)) > 1000, name
     runs = sorted(os.listdir(os.path.join(out, "runs")))
-    assert runs == sorted(f"{v}_seed0.json" for v in
-                          ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"])
-    record = json.load(open(os.path.join(out, "runs", runs[0])))
-    assert set(record["metrics"]) == {"AP", "AP50", "AP75", "APr", "APc", "APf"}
-    assert len(record["per_class_AP"]) == 16 and record["iteration_seconds"] > 0 and record["loss_curve"]
-    timing = json.load(open(os.path.join(out, "timing.json")))
-    assert timing["rounds"] == 1 and all(len(timing["seconds_per_iteration"][v]) == 1 for v in
-                                         ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"])
+    one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"]
+    two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
+                 "frcnn-softmax-focal-prior"]
+    assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage)
+    for run in runs:
+        record = json.load(open(os.path.join(out, "runs", run)))
+        assert set(record["metrics"]) == {"AP", "AP50", "AP75", "APr", "APc", "APf"}
+        assert len(record["per_class_AP"]) == 16 and record["iteration_seconds"] > 0 and record["loss_curve"]
+        assert all(p["loss_cls"] > 0 for p in record["loss_curve"]), run  # Seesaw's two parts summed
+    for name, variants in [("timing.json", one_stage), ("two_stage_timing.json", two_stage)]:
+        timing = json.load(open(os.path.join(out, name)))
+        assert timing["rounds"] == 1 and sorted(timing["seconds_per_iteration"]) == sorted(variants)
+        assert all(len(t) == 1 for t in timing["seconds_per_iteration"].values())
+    for name in ["two_stage_per_class_ap.png", "two_stage_group_ap.png", "two_stage_loss_curves.png",
+                 "two_stage_iteration_time.png"]:
+        assert os.path.getsize(os.path.join(out, name)) > 1000, name
     study = open(os.path.join(os.path.dirname(out), "study.md")).read()
     assert "| softmax focal (ours, class-balanced alpha) | 1 |" in study
     assert "Iteration time ratios come from `--timing 1`" in study
     assert "| sigmoid focal (mmdet's FocalLoss) | 1 |" in study and "| 1.00 +- 0.00 |" in study
+    one, two = study.split("## Two-stage: Faster R-CNN")
+    assert "## One-stage: RetinaNet" in one and "Faster R-CNN" not in one.split("## One-stage")[1]
+    assert "| Faster R-CNN, softmax CE (mmdet's stock) | 1 |" in two and "| 1.00 +- 0.00 |" in two
+    assert "iteration time / stock CE" in two and "(study/two_stage_group_ap.png)" in two
+    assert "| Faster R-CNN, SeesawLoss (mmdet's) | 1 |" in two
 
 
 def test_annotation_helpers_reject_malformed_files(tmp_path):

@@ -5,15 +5,20 @@ profile of the bundled data, then write docs/study.md and its plots.
     python tools/run_study.py --plots-only     # report from the committed JSON, no training
     python tools/run_study.py --quick          # smoke test: tiny data, 2 iterations per variant
     python tools/run_study.py --timing 2       # also measure iteration times: 2 interleaved rounds of 1 epoch
+    python tools/run_study.py --variants frcnn-ce frcnn-seesaw --seeds 0 1   # a subset
 
-Each finished run is saved as ``docs/study/runs/<variant>_seed<seed>.json`` (metrics, per-class
-AP, iteration time, loss curve, machine) and skipped on the next call; checkpoints and logs stay
-in ``work_dirs/study`` and are deleted after evaluation. The iteration times of long runs are
-disturbed by whatever else the machine does, so ``--timing N`` measures them separately: every
-variant trains one epoch, in N interleaved rounds, back to back (``docs/study/timing.json``);
-the report's time ratios use it when it exists. Every variant uses the same schedule
-(``configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py``) and the same data (seed 0);
-the seed changes initialisation and data order. Runs one after another, each on all threads.
+Two families of variants, each compared within itself: one-stage (the CPU RetinaNet; baseline
+mmdet's sigmoid FocalLoss) and two-stage (the CPU Faster R-CNN; baseline mmdet's stock softmax
+CE in the RoI head). Each finished run is saved as ``docs/study/runs/<variant>_seed<seed>.json``
+(metrics, per-class AP, iteration time, loss curve, machine) and skipped on the next call;
+checkpoints and logs stay in ``work_dirs/study`` and are deleted after evaluation. The iteration
+times of long runs are disturbed by whatever else the machine does, so ``--timing N`` measures
+them separately: every variant trains one epoch, in N interleaved rounds, back to back
+(``docs/study/timing.json``, ``two_stage_timing.json``); the report's time ratios use them when
+they exist. Every variant of a family uses the same schedule
+(``configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py``, which the two-stage base inherits)
+and the same data (seed 0); the seed changes initialisation and data order. Runs one after
+another, each on all threads.
 """
 import argparse
 import glob
@@ -31,15 +36,31 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 CONFIG_DIR = osp.join(ROOT, "configs", "longtail")
-# name -> (config, label); the first is the baseline of the time ratios.
+# name -> (config, label, family). Each family is compared within itself, against its baseline.
 VARIANTS = {
-    "sigmoid-focal": ("retinanet_r18-half_fpn_sigmoid-focal_longtail.py", "sigmoid focal (mmdet's FocalLoss)"),
-    "softmax-ce": ("retinanet_r18-half_fpn_softmax-ce_longtail.py", "softmax CE"),
-    "softmax-focal": ("retinanet_r18-half_fpn_softmax-focal_longtail.py", "softmax focal (ours, 0.75/0.25)"),
+    "sigmoid-focal": ("retinanet_r18-half_fpn_sigmoid-focal_longtail.py", "sigmoid focal (mmdet's FocalLoss)",
+                      "one-stage"),
+    "softmax-ce": ("retinanet_r18-half_fpn_softmax-ce_longtail.py", "softmax CE", "one-stage"),
+    "softmax-focal": ("retinanet_r18-half_fpn_softmax-focal_longtail.py", "softmax focal (ours, 0.75/0.25)",
+                      "one-stage"),
     "softmax-focal-cb": ("retinanet_r18-half_fpn_softmax-focal-cb_longtail.py",
-                         "softmax focal (ours, class-balanced alpha)"),
+                         "softmax focal (ours, class-balanced alpha)", "one-stage"),
+    "frcnn-ce": ("faster-rcnn_r18-half_fpn_ce_longtail.py", "Faster R-CNN, softmax CE (mmdet's stock)", "two-stage"),
+    "frcnn-seesaw": ("faster-rcnn_r18-half_fpn_seesaw_longtail.py", "Faster R-CNN, SeesawLoss (mmdet's)",
+                     "two-stage"),
+    "frcnn-softmax-focal": ("faster-rcnn_r18-half_fpn_softmax-focal_longtail.py", "Faster R-CNN, ours",
+                            "two-stage"),
+    "frcnn-softmax-focal-cb": ("faster-rcnn_r18-half_fpn_softmax-focal-cb_longtail.py",
+                               "Faster R-CNN, ours + class-balanced alpha", "two-stage"),
+    "frcnn-softmax-focal-prior": ("faster-rcnn_r18-half_fpn_softmax-focal-prior_longtail.py",
+                                  "Faster R-CNN, ours + background prior in fc_cls", "two-stage"),
 }
-BASELINE = "sigmoid-focal"
+# family -> baseline of its time ratios and AP differences, file prefix of its plots and timing.
+FAMILIES = {
+    "one-stage": dict(baseline="sigmoid-focal", prefix="", short="sigmoid"),
+    "two-stage": dict(baseline="frcnn-ce", prefix="two_stage_", short="stock CE"),
+}
+COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red")
 SEEDS = (0, 1, 2)
 DATA = "data/shapes_longtail"
 METRICS = ("AP", "AP50", "APr", "APc", "APf")
@@ -73,6 +94,9 @@ def read_training_log(work_dir):
     """Loss curve and the median logged iteration time (mmengine's window average) after warm-up."""
     entries = [json.loads(line) for line in open(latest(osp.join(work_dir, "*", "vis_data", "scalars.json")))]
     entries = [e for e in entries if "loss" in e and "iter" in e]
+    for e in entries:  # SeesawLoss logs its classification loss in two parts
+        if "loss_cls" not in e and "loss_cls_classes" in e:
+            e["loss_cls"] = e["loss_cls_classes"] + e["loss_cls_objectness"]
     curve = [dict(iter=e["iter"], loss=e["loss"], loss_cls=e.get("loss_cls"), loss_bbox=e.get("loss_bbox"))
              for e in entries]
     times = [e["time"] for e in entries[1:]] or [e["time"] for e in entries]  # first window: start-up
@@ -94,6 +118,8 @@ def train_and_evaluate(variant, seed, cwd, work_root, extra_options):
     run([sys.executable, osp.join(ROOT, "tools", "test.py"), config, checkpoint, "--work-dir", test_dir,
          "--cfg-options"] + options, cwd, osp.join(work_dir, "test.log"))
     metrics = json.load(open(latest(osp.join(test_dir, "*", "*.json"))))
+    if "coco/bbox_mAP" not in metrics:  # CocoMetric returns nothing when there is no detection at all
+        raise RuntimeError(f"{variant} seed {seed}: no bbox metrics in {test_dir} (no detections?): {metrics}")
     curve, iteration_seconds = read_training_log(work_dir)
     for path in glob.glob(osp.join(work_dir, "*.pth")):
         os.remove(path)  # weights are not part of the results
@@ -153,21 +179,32 @@ def load_runs(runs_dir):
 
 
 def report(out_dir, runs, classes):
-    """Write the plots and study.md from the per-run records."""
+    """Write the plots of every family with runs, and study.md, from the per-run records."""
+    sections = []
+    for family, spec in FAMILIES.items():
+        variants = [v for v in VARIANTS if v in runs and VARIANTS[v][2] == family]
+        if variants:
+            ratios = plot_family(out_dir, spec, runs, classes, variants)
+            sections.append(family_markdown(out_dir, family, spec, runs, classes, variants, ratios))
+    write_markdown(out_dir, runs, classes, sections)
+
+
+def plot_family(out_dir, spec, runs, classes, variants):
+    """The family's four plots (``<prefix>per_class_ap.png`` ...); returns its time ratios."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variants = [v for v in VARIANTS if v in runs]
-    colours = dict(zip(VARIANTS, ("tab:grey", "tab:blue", "tab:orange", "tab:green")))
+    colours = dict(zip(variants, COLOURS))
     names = sorted(classes, key=lambda n: -classes[n]["images"])
+    path = lambda name: osp.join(out_dir, spec["prefix"] + name)  # noqa: E731
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for offset, variant in enumerate(variants):
         per_seed = [[r["per_class_AP"][n] for n in names] for r in runs[variant]]
         means = [mean_std(values)[0] for values in zip(*per_seed)]
         spread = [mean_std(values)[1] for values in zip(*per_seed)]
-        x = [classes[n]["images"] * 1.06 ** (offset - 1.5) for n in names]  # dodge the markers
+        x = [classes[n]["images"] * 1.06 ** (offset - (len(variants) - 1) / 2) for n in names]  # dodge the markers
         ax.errorbar(x, means, yerr=spread, fmt="o", ms=4, capsize=2, color=colours[variant],
                     label=VARIANTS[variant][1])
     for bound in (10.5, 100.5):
@@ -177,7 +214,7 @@ def report(out_dir, runs, classes):
     ax.set_ylabel("AP (mean +- std over seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(osp.join(out_dir, "per_class_ap.png"), dpi=110)
+    fig.savefig(path("per_class_ap.png"), dpi=110)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -190,7 +227,7 @@ def report(out_dir, runs, classes):
     ax.set_ylabel("AP (mean +- std over seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(osp.join(out_dir, "group_ap.png"), dpi=110)
+    fig.savefig(path("group_ap.png"), dpi=110)
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -204,15 +241,15 @@ def report(out_dir, runs, classes):
             ax.fill_between(iters, [min(v) for v in values], [max(v) for v in values], color=colours[variant],
                             alpha=0.2)
     axes[0].set_yscale("log")
-    for ax, title in zip(axes, ("classification loss (each variant's own scale)", "box loss (GIoU)")):
+    for ax, title in zip(axes, ("classification loss (each variant's own scale)", "box loss")):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("iteration")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(osp.join(out_dir, "loss_curves.png"), dpi=110)
+    fig.savefig(path("loss_curves.png"), dpi=110)
     plt.close(fig)
 
-    ratios = time_ratios(out_dir, runs, variants)
+    ratios = time_ratios(out_dir, spec, runs, variants)
     if ratios:
         fig, ax = plt.subplots(figsize=(6, 3))
         stats = [mean_std(ratios[v]) for v in variants]
@@ -220,38 +257,106 @@ def report(out_dir, runs, classes):
                 color=[colours[v] for v in variants])
         ax.set_yticks(range(len(variants)), [VARIANTS[v][1] for v in variants], fontsize=8)
         ax.axvline(1.0, color="black", lw=0.6)
-        ax.set_xlabel(f"training iteration time / {VARIANTS[BASELINE][1]}")
+        ax.set_xlabel(f"training iteration time / {VARIANTS[spec['baseline']][1]}")
         fig.tight_layout()
-        fig.savefig(osp.join(out_dir, "iteration_time.png"), dpi=110)
+        fig.savefig(path("iteration_time.png"), dpi=110)
         plt.close(fig)
+    return ratios
 
-    write_markdown(out_dir, runs, classes, variants, names, ratios)
+
+def timing_path(out_dir, spec):
+    return osp.join(out_dir, spec["prefix"] + "timing.json")
 
 
-def time_ratios(out_dir, runs, variants):
-    """variant -> iteration time / the baseline's, per round of timing.json (or per run)."""
-    timing_path = osp.join(out_dir, "timing.json")
-    if osp.exists(timing_path):
-        rounds = json.load(open(timing_path))["seconds_per_iteration"]  # variant -> [one per round]
-        if BASELINE in rounds:
-            return {v: [t / b for t, b in zip(rounds[v], rounds[BASELINE])] for v in variants if v in rounds}
-    if BASELINE not in runs:
+def time_ratios(out_dir, spec, runs, variants):
+    """variant -> iteration time / the family baseline's, per round of its timing file (or per run)."""
+    baseline = spec["baseline"]
+    if osp.exists(timing_path(out_dir, spec)):
+        rounds = json.load(open(timing_path(out_dir, spec)))["seconds_per_iteration"]  # variant -> [per round]
+        if baseline in rounds:
+            return {v: [t / b for t, b in zip(rounds[v], rounds[baseline])] for v in variants if v in rounds}
+    if baseline not in runs:
         return {}
-    base_time = statistics.fmean(r["iteration_seconds"] for r in runs[BASELINE])
+    base_time = statistics.fmean(r["iteration_seconds"] for r in runs[baseline])
     return {v: [r["iteration_seconds"] / base_time for r in runs[v]] for v in variants}
 
 
-def write_markdown(out_dir, runs, classes, variants, names, ratios):
-    def cell(values, digits=3):
-        mean, std = mean_std(values)
-        return f"{mean:.{digits}f} +- {std:.{digits}f}"
+def cell(values, digits=3):
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f} +- {std:.{digits}f}"
 
+
+SETUPS = {
+    "one-stage": ("## One-stage: RetinaNet", "The CPU RetinaNet of the demo (ResNet-18 at half width, from scratch), "
+                  "the same schedule for every variant (`configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py`), "
+                  "only `loss_cls` (and, for ours, the softmax head) differs.", "conclusion.md"),
+    "two-stage": ("## Two-stage: Faster R-CNN", "A Faster R-CNN with the same backbone (ResNet-18 at half width, from "
+                  "scratch), data, schedule and evaluation (`configs/_base_/faster-rcnn_r18-half_fpn_shapes-longtail.py`: "
+                  "RPN, RoIAlign, mmdet's stock `Shared2FCBBoxHead` with K + 1 softmax outputs, background last, 64 "
+                  "RoIs per image sampled with at most 25% positives); only `roi_head.bbox_head.loss_cls` differs "
+                  "(and, for the prior variant, the initial bias of `fc_cls`). Configs: "
+                  "`configs/longtail/faster-rcnn_*`.", "two_stage_conclusion.md"),
+}
+
+
+def family_markdown(out_dir, family, spec, runs, classes, variants, ratios):
+    title, setup, conclusion = SETUPS[family]
+    baseline, short, prefix = spec["baseline"], spec["short"], spec["prefix"]
+    names = sorted(classes, key=lambda n: -classes[n]["images"])
+    seeds = sorted({r["seed"] for v in variants for r in runs[v]})
+    lines = [title, "", setup + f" Seeds {seeds}.", "",
+             f"| variant | runs | AP | AP50 | APr | APc | APf | iteration time / {short} |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v in variants:
+        rs = runs[v]
+        time_cell = cell(ratios[v], 2) if v in ratios else "n/a"
+        lines.append(f"| {VARIANTS[v][1]} | {len(rs)} | " + " | ".join(cell([r["metrics"][m] for r in rs]) for m in METRICS)
+                     + f" | {time_cell} |")
+    if baseline in runs:
+        lines += ["", f"Differences to {VARIANTS[baseline][1]} (mean over seeds; the std of a difference of two "
+                      "independent means is about sqrt(2) x the std above):", ""]
+        for v in variants:
+            if v == baseline:
+                continue
+            diffs = [f"{m} {mean_std([r['metrics'][m] for r in runs[v]])[0] - mean_std([r['metrics'][m] for r in runs[baseline]])[0]:+.3f}"
+                     for m in METRICS]
+            lines.append(f"- {VARIANTS[v][1]}: " + ", ".join(diffs))
+    lines += ["", f"![AP by group](study/{prefix}group_ap.png)", "",
+              f"![per-class AP against training frequency](study/{prefix}per_class_ap.png)", "",
+              f"![training losses](study/{prefix}loss_curves.png)", "",
+              f"![iteration time](study/{prefix}iteration_time.png)", "",
+              "### Per-class AP (mean +- std over seeds)", "",
+              "| class | group | train images | " + " | ".join(VARIANTS[v][1] for v in variants) + " |",
+              "|---|---|---|" + "---|" * len(variants)]
+    for n in names:
+        lines.append(f"| {n} | {classes[n]['group']} | {classes[n]['images']} | "
+                     + " | ".join(cell([r["per_class_AP"][n] for r in runs[v]]) for v in variants) + " |")
+    minutes = sum(r["train_seconds"] for v in variants for r in runs[v]) / 60
+    machines = sorted({f"{r['machine']['processor']}, {r['machine']['cpus']} CPUs" for v in variants for r in runs[v]})
+    if osp.exists(timing_path(out_dir, spec)):
+        timing = json.load(open(timing_path(out_dir, spec)))
+        timing_note = (f"Iteration time ratios come from `--timing {timing['rounds']}`: every variant trained one "
+                       f"epoch in each of {timing['rounds']} interleaved rounds, back to back on an otherwise idle "
+                       "machine; per round, the median of mmengine's logged (10-iteration window) "
+                       f"times after the first window, divided by the {short} variant's in the same round. Seconds "
+                       "per iteration there: " + ", ".join(
+                           f"{VARIANTS[v][1]} {statistics.fmean(t):.3f}" for v, t in timing["seconds_per_iteration"].items())
+                       + ".")
+    else:
+        timing_note = ("Iteration time ratios are per run (median of mmengine's logged times after the first "
+                       f"window) to the mean of the {short} runs; other work on the machine disturbs them.")
+    lines += ["", f"Training time: {minutes:.0f} minutes of training over {sum(len(runs[v]) for v in variants)} "
+                  f"runs (evaluation not included), on {'; '.join(machines)}. " + timing_note, ""]
+    if osp.exists(osp.join(out_dir, conclusion)):
+        lines += ["### Conclusion", "", open(osp.join(out_dir, conclusion)).read().strip(), ""]
+    return lines
+
+
+def write_markdown(out_dir, runs, classes, sections):
+    names = sorted(classes, key=lambda n: -classes[n]["images"])
     groups = {g: [n for n in names if classes[n]["group"] == g] for g in "fcr"}
-    seeds = sorted({r["seed"] for rs in runs.values() for r in rs})
-    total_minutes = sum(r["train_seconds"] for rs in runs.values() for r in rs) / 60
-    machines = sorted({f"{r['machine']['processor']}, {r['machine']['cpus']} CPUs" for rs in runs.values() for r in rs})
     lines = [
-        "# Long-tail study: softmax focal vs sigmoid focal vs softmax CE",
+        "# Long-tail study: softmax focal vs sigmoid focal vs softmax CE (RetinaNet), vs CE and Seesaw (Faster R-CNN)",
         "",
         "Generated by `python tools/run_study.py` from the JSON records in `docs/study/runs/`",
         "(`--plots-only` rewrites this page and the plots without training).",
@@ -260,58 +365,14 @@ def write_markdown(out_dir, runs, classes, variants, names, ratios):
         "longtail --seed 0`): 16 confusable classes ({red, blue} x {circle, square, triangle, cross} x "
         f"{{solid, hollow}}), training instances from 1000 down to 3; by LVIS's rule (training images "
         f"holding the class) {len(groups['f'])} frequent, {len(groups['c'])} common and {len(groups['r'])} rare "
-        "classes; val holds 60 instances of every class. The CPU RetinaNet of the demo (ResNet-18 at half width, "
-        "from scratch), the same schedule for every variant "
-        "(`configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py`), only `loss_cls` (and, for ours, the "
-        f"softmax head) differs. Seeds {seeds} (initialisation and data order; the data are the same). "
+        "classes; val holds 60 instances of every class. Within a family every variant has the same model, "
+        "schedule and data (seed 0); the seed changes initialisation and data order. "
         "AP is COCO's AP@[.5:.95]; APr/APc/APf are the mean AP over the classes of each group "
         "(`LongTailCocoMetric`). Mean +- std over seeds (sample std).",
         "",
-        "| variant | runs | AP | AP50 | APr | APc | APf | iteration time / sigmoid |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for v in variants:
-        rs = runs[v]
-        time_cell = cell(ratios[v], 2) if v in ratios else "n/a"
-        lines.append(f"| {VARIANTS[v][1]} | {len(rs)} | " + " | ".join(cell([r["metrics"][m] for r in rs]) for m in METRICS)
-                     + f" | {time_cell} |")
-    if BASELINE in runs:
-        lines += ["", f"Differences to {VARIANTS[BASELINE][1]} (mean over seeds; the std of a difference of two "
-                      "independent means is about sqrt(2) x the std above):", ""]
-        for v in variants:
-            if v == BASELINE:
-                continue
-            diffs = [f"{m} {mean_std([r['metrics'][m] for r in runs[v]])[0] - mean_std([r['metrics'][m] for r in runs[BASELINE]])[0]:+.3f}"
-                     for m in METRICS]
-            lines.append(f"- {VARIANTS[v][1]}: " + ", ".join(diffs))
-    lines += ["", "![AP by group](study/group_ap.png)", "",
-              "![per-class AP against training frequency](study/per_class_ap.png)", "",
-              "![training losses](study/loss_curves.png)", "",
-              "![iteration time](study/iteration_time.png)", "",
-              "## Per-class AP (mean +- std over seeds)", "",
-              "| class | group | train images | " + " | ".join(VARIANTS[v][1] for v in variants) + " |",
-              "|---|---|---|" + "---|" * len(variants)]
-    for n in names:
-        lines.append(f"| {n} | {classes[n]['group']} | {classes[n]['images']} | "
-                     + " | ".join(cell([r["per_class_AP"][n] for r in runs[v]]) for v in variants) + " |")
-    timing_path = osp.join(out_dir, "timing.json")
-    if osp.exists(timing_path):
-        timing = json.load(open(timing_path))
-        timing_note = (f"Iteration time ratios come from `--timing {timing['rounds']}`: every variant trained one "
-                       f"epoch in each of {timing['rounds']} interleaved rounds, back to back on an otherwise idle "
-                       "machine; per round, the median of mmengine's logged (10-iteration window) "
-                       "times after the first window, divided by the sigmoid variant's in the same round. Seconds "
-                       "per iteration there: " + ", ".join(
-                           f"{VARIANTS[v][1]} {statistics.fmean(t):.3f}" for v, t in timing["seconds_per_iteration"].items())
-                       + ".")
-    else:
-        timing_note = ("Iteration time ratios are per run (median of mmengine's logged times after the first "
-                       "window) to the mean of the sigmoid runs; other work on the machine disturbs them.")
-    lines += ["", f"Training time: {total_minutes:.0f} minutes of training over {sum(len(r) for r in runs.values())} "
-                  f"runs (evaluation not included), on {'; '.join(machines)}. " + timing_note, ""]
-    conclusion = osp.join(out_dir, "conclusion.md")
-    if osp.exists(conclusion):
-        lines += ["## Conclusion", "", open(conclusion).read().strip(), ""]
+    for section in sections:
+        lines += section
     with open(osp.join(osp.dirname(out_dir), "study.md"), "w") as f:
         f.write("\n".join(lines))
 
@@ -333,15 +394,19 @@ def train_missing_runs(args, runs_dir, cwd, extra_options):
 
 
 def measure_timing(args, cwd, extra_options):
+    """Interleaved rounds per family; each family's timing file holds the variants measured last."""
     seconds = {v: [] for v in args.variants}
     for round_index in range(args.timing):
         for variant in args.variants:
             per_iteration, iterations = time_iterations(variant, cwd, args.work_root, extra_options)
             seconds[variant].append(per_iteration)
             print(f"timing round {round_index + 1}: {variant} {per_iteration:.3f} s/iter", flush=True)
-    with open(osp.join(args.out, "timing.json"), "w") as f:
-        json.dump(dict(rounds=args.timing, last_logged_iteration=iterations, seconds_per_iteration=seconds,
-                       machine=machine()), f, indent=1)
+    for family, spec in FAMILIES.items():
+        measured = {v: t for v, t in seconds.items() if VARIANTS[v][2] == family}
+        if measured:
+            with open(timing_path(args.out, spec), "w") as f:
+                json.dump(dict(rounds=args.timing, last_logged_iteration=iterations, seconds_per_iteration=measured,
+                               machine=machine()), f, indent=1)
 
 
 def main():
@@ -366,7 +431,7 @@ def main():
                          "train_dataloader.persistent_workers=False", "val_dataloader.num_workers=0",
                          "val_dataloader.persistent_workers=False", "test_dataloader.num_workers=0",
                          "test_dataloader.persistent_workers=False", "default_hooks.logger.interval=1",
-                         "model.test_cfg.score_thr=0.0"]
+                         "model.test_cfg.score_thr=0.0", "model.test_cfg.rcnn.score_thr=0.0"]
     runs_dir = osp.join(args.out, "runs")
     os.makedirs(runs_dir, exist_ok=True)
     if not args.plots_only:

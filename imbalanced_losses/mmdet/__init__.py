@@ -2,6 +2,9 @@
 
 - ``SoftmaxFocalLoss`` (needs mmengine): the core loss speaking the OpenMMLab loss protocol, in
   mmengine's root ``MODELS``, so mmdet, mmseg, mmpretrain, ... all find it;
+- ``BackgroundPrior`` (needs mmengine): a weight initializer that starts a softmax classifier at
+  a background prior (e.g. the ``fc_cls`` of a two-stage RoI head), in mmengine's root
+  ``WEIGHT_INITIALIZERS``;
 - with mmdet installed, into mmdet's registries: ``SoftmaxRetinaHead`` (MODELS), a RetinaHead
   with the background at channel 0 and a background prior, and ``LongTailCocoMetric``
   (METRICS), CocoMetric plus LVIS-style APr / APc / APf.
@@ -11,9 +14,10 @@ Configs load it with
 """
 import importlib.util
 
+from .initializers import BackgroundPriorInit
 from .losses import MMDetSoftmaxFocalLoss
 
-__all__ = ["MMDetSoftmaxFocalLoss"]
+__all__ = ["BackgroundPriorInit", "MMDetSoftmaxFocalLoss"]
 
 if importlib.util.find_spec("mmdet") is not None:  # mmseg / mmpretrain users need only the loss
     from .heads import SoftmaxRetinaHead

@@ -1,12 +1,11 @@
 """SoftmaxRetinaHead: RetinaNet with a softmax classifier whose channel 0 is the background."""
-import math
-
 import torch
 from mmdet.models.dense_heads import RetinaHead
 from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import cat_boxes, get_box_tensor
 
+from .initializers import background_prior_bias
 from .losses import MMDetSoftmaxFocalLoss
 
 
@@ -29,8 +28,7 @@ class SoftmaxRetinaHead(RetinaHead):
     """
 
     def __init__(self, *args, background_prior=0.01, **kwargs):
-        if not 0.0 < background_prior < 1.0:
-            raise ValueError(f"background_prior must be in (0, 1), got {background_prior!r}")
+        background_prior_bias(1, background_prior, "background_prior")  # checks it is in (0, 1)
         super().__init__(*args, **kwargs)
         if not isinstance(self.loss_cls, MMDetSoftmaxFocalLoss) or self.loss_cls.background_class != 0:
             background = getattr(self.loss_cls, "background_class", None)
@@ -43,7 +41,7 @@ class SoftmaxRetinaHead(RetinaHead):
         bias = self.retina_cls.bias.view(self.num_base_priors, self.cls_out_channels)
         prior = self.background_prior
         with torch.no_grad():
-            bias[:, 0] = math.log(self.num_classes * (1 - prior) / prior)
+            bias[:, 0] = background_prior_bias(self.num_classes, prior)
             bias[:, 1:] = 0.0
 
     def loss_by_feat(self, cls_scores, bbox_preds, batch_gt_instances, batch_img_metas,
