@@ -277,6 +277,8 @@ def test_background_prior_initializer_first_channel_and_bad_arguments():
     with pytest.raises(ValueError, match="^background_prior must be a number in \\(0, 1\\), got 1.5"):
         MODELS.build(dict(type="SoftmaxRetinaHead", num_classes=3, in_channels=8, background_prior=1.5,
                           loss_cls=dict(type="SoftmaxFocalLoss", background_class=0)))
+    with pytest.raises(ValueError, match="^std must be a number >= 0, got -0.1"):
+        initialize(conv, dict(type="BackgroundPrior", std=-0.1, layer="Conv2d"))
     with pytest.raises(TypeError, match="background_class must be an int"):
         initialize(conv, dict(type="BackgroundPrior", background_class=1.0, layer="Conv2d"))
 

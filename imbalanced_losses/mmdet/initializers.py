@@ -6,7 +6,7 @@ foreground biases gives p(background) = 1 - pi and p(class) = pi / K for every c
 uniform start gives 1 / (K + 1) each. Registered in mmengine's root ``WEIGHT_INITIALIZERS``, so an
 mmdet head's ``init_cfg`` can say::
 
-    dict(type='BackgroundPrior', prior=0.25, background_class=-1, std=0.01, override=dict(name='fc_cls'))
+    dict(type='BackgroundPrior', prior=0.1, background_class=-1, std=0.01, override=dict(name='fc_cls'))
 """
 import math
 
@@ -38,6 +38,8 @@ class BackgroundPriorInit(BaseInit):
         if isinstance(background_class, bool) or not isinstance(background_class, int):
             raise TypeError(f"background_class must be an int, got {background_class!r}")
         background_prior_bias(1, prior)  # checks prior
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or not std >= 0:
+            raise ValueError(f"std must be a number >= 0, got {std!r}")
         super().__init__(**kwargs)
         self.prior, self.background_class, self.std = prior, background_class, std
 
