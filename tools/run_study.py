@@ -55,10 +55,21 @@ VARIANTS = {
     "frcnn-softmax-focal-prior": ("faster-rcnn_r18-half_fpn_softmax-focal-prior_longtail.py",
                                   "Faster R-CNN, ours + background prior in fc_cls", "two-stage"),
 }
-# family -> baseline of its time ratios and AP differences, file prefix of its plots and timing.
+# family -> baseline of its time ratios and AP differences, file prefix of its plots, timing file
+# and conclusion (a hand-written ``<prefix>conclusion.md``), and its section of study.md.
 FAMILIES = {
-    "one-stage": dict(baseline="sigmoid-focal", prefix="", short="sigmoid"),
-    "two-stage": dict(baseline="frcnn-ce", prefix="two_stage_", short="stock CE"),
+    "one-stage": dict(
+        baseline="sigmoid-focal", prefix="", short="sigmoid", title="## One-stage: RetinaNet",
+        setup="The CPU RetinaNet of the demo (ResNet-18 at half width, from scratch), the same schedule for every "
+              "variant (`configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py`), only `loss_cls` (and, for "
+              "ours, the softmax head) differs."),
+    "two-stage": dict(
+        baseline="frcnn-ce", prefix="two_stage_", short="stock CE", title="## Two-stage: Faster R-CNN",
+        setup="A Faster R-CNN with the same backbone (ResNet-18 at half width, from scratch), data, schedule and "
+              "evaluation (`configs/_base_/faster-rcnn_r18-half_fpn_shapes-longtail.py`: RPN, RoIAlign, mmdet's "
+              "stock `Shared2FCBBoxHead` with K + 1 softmax outputs, background last, 64 RoIs per image sampled "
+              "with at most 25% positives); only `roi_head.bbox_head.loss_cls` differs (and, for the prior "
+              "variant, the initial bias of `fc_cls`). Configs: `configs/longtail/faster-rcnn_*`."),
 }
 COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red")
 SEEDS = (0, 1, 2)
@@ -185,7 +196,7 @@ def report(out_dir, runs, classes):
         variants = [v for v in VARIANTS if v in runs and VARIANTS[v][2] == family]
         if variants:
             ratios = plot_family(out_dir, spec, runs, classes, variants)
-            sections.append(family_markdown(out_dir, family, spec, runs, classes, variants, ratios))
+            sections.append(family_markdown(out_dir, spec, runs, classes, variants, ratios))
     write_markdown(out_dir, runs, classes, sections)
 
 
@@ -286,25 +297,12 @@ def cell(values, digits=3):
     return f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
-SETUPS = {
-    "one-stage": ("## One-stage: RetinaNet", "The CPU RetinaNet of the demo (ResNet-18 at half width, from scratch), "
-                  "the same schedule for every variant (`configs/_base_/retinanet_r18-half_fpn_shapes-longtail.py`), "
-                  "only `loss_cls` (and, for ours, the softmax head) differs.", "conclusion.md"),
-    "two-stage": ("## Two-stage: Faster R-CNN", "A Faster R-CNN with the same backbone (ResNet-18 at half width, from "
-                  "scratch), data, schedule and evaluation (`configs/_base_/faster-rcnn_r18-half_fpn_shapes-longtail.py`: "
-                  "RPN, RoIAlign, mmdet's stock `Shared2FCBBoxHead` with K + 1 softmax outputs, background last, 64 "
-                  "RoIs per image sampled with at most 25% positives); only `roi_head.bbox_head.loss_cls` differs "
-                  "(and, for the prior variant, the initial bias of `fc_cls`). Configs: "
-                  "`configs/longtail/faster-rcnn_*`.", "two_stage_conclusion.md"),
-}
-
-
-def family_markdown(out_dir, family, spec, runs, classes, variants, ratios):
-    title, setup, conclusion = SETUPS[family]
+def family_markdown(out_dir, spec, runs, classes, variants, ratios):
     baseline, short, prefix = spec["baseline"], spec["short"], spec["prefix"]
+    conclusion = prefix + "conclusion.md"
     names = sorted(classes, key=lambda n: -classes[n]["images"])
     seeds = sorted({r["seed"] for v in variants for r in runs[v]})
-    lines = [title, "", setup + f" Seeds {seeds}.", "",
+    lines = [spec["title"], "", spec["setup"] + f" Seeds {seeds}.", "",
              f"| variant | runs | AP | AP50 | APr | APc | APf | iteration time / {short} |",
              "|---|---|---|---|---|---|---|---|"]
     for v in variants:

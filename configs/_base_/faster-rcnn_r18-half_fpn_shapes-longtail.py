@@ -14,23 +14,8 @@ num_classes = 16
 model = dict(
     _delete_=True,
     type='FasterRCNN',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=32,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
+    data_preprocessor={{_base_.model.data_preprocessor}},  # the RetinaNet twin's, unchanged
+    backbone={{_base_.model.backbone}},
     neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=64, start_level=1, num_outs=3),
     rpn_head=dict(
         type='RPNHead',
