@@ -1,6 +1,7 @@
-"""Imbalanced-classification losses for PyTorch. The core needs only torch."""
+"""Imbalanced-classification losses for PyTorch. The core needs only torch (Triton optional)."""
 from .class_balance import class_balanced_alpha
 from .focal_loss import SoftmaxFocalLoss, softmax_focal_loss
+from .kernels.device_checks import raise_deferred_errors
 
-__all__ = ["SoftmaxFocalLoss", "class_balanced_alpha", "softmax_focal_loss"]
-__version__ = "0.1.0"
+__all__ = ["SoftmaxFocalLoss", "class_balanced_alpha", "raise_deferred_errors", "softmax_focal_loss"]
+__version__ = "0.2.0"

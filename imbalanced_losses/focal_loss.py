@@ -1,4 +1,4 @@
-"""Softmax focal loss: the whole math of the library lives in this file.
+"""Softmax focal loss: the API, the checks, the reductions and the choice of backend.
 
 For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_index``)::
 
@@ -7,25 +7,48 @@ For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_i
     ce      = -(1 - eps) * log p[y] - (eps / C) * sum_c log p[c]
     loss    = alpha[y] * (1 - p_t) ** gamma * ce
 
-Ignored positions contribute 0 loss and 0 gradient. The gradient is written in one pass as
-``a * softmax(x) + c`` with the target column overwritten (see ``_focal_rows``), and nothing
-of size N x C is kept between forward and backward beyond the logits themselves. The two
-row-wise functions ``_focal_rows`` and ``_focal_grad`` are the math; ``compile=True`` runs the
-same two functions as compiled kernels (``fused.py``).
+Ignored positions contribute 0 loss and 0 gradient. The per-position math and its one-pass
+gradient live in ``kernels`` (``kernels/eager.py`` writes the formulas once; the compile and
+Triton backends run the same formulas); this module checks the inputs, picks the backend and
+reduces.
 """
 import numbers
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from . import distributed, fused
+from . import distributed, kernels
+from .kernels import device_checks
+from .kernels.params import FocalParams
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
+# Where the target check is deferred to the device by default (see kernels/device_checks.py);
+# elsewhere it is immediate. Tests add "cpu" to run the deferred path under Triton's interpreter.
+_DEFERRED_DEVICE_TYPES = ("cuda",)
 
 
-def _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
-                   compile=False):
+class LossOptions(NamedTuple):
+    """The checked options of one call (``_checked_options`` builds them)."""
+    gamma: float = 2.0
+    reduction: str = "mean"
+    label_smoothing: float = 0.0
+    ignore_index: int = -100
+    background_class: int = 0
+    gather_distributed: Optional[bool] = None
+    backend: str = "auto"
+    sync_checks: bool = False
+
+
+def _check_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def _checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100, background_class=0,
+                     gather_distributed=None, backend="auto", compile=False, sync_checks=False):
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} ({type(gamma).__name__})")
     if not gamma >= 0:  # also catches NaN
@@ -36,17 +59,25 @@ def _check_options(gamma, reduction, label_smoothing, ignore_index, background_c
         raise TypeError(f"label_smoothing must be a real number in [0, 1], got {label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    for name, value in (("ignore_index", ignore_index), ("background_class", background_class)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if gather_distributed is not None and not isinstance(gather_distributed, bool):
         raise TypeError(f"gather_distributed must be None, True or False, got {gather_distributed!r}")
     if not isinstance(compile, bool):
         raise TypeError(f"compile must be True or False, got {compile!r}")
+    if not isinstance(sync_checks, bool):
+        raise TypeError(f"sync_checks must be True or False, got {sync_checks!r}")
+    kernels.check_name(backend)
+    if compile:  # the 0.1 spelling of backend='compile'
+        if backend not in ("auto", "compile"):
+            raise ValueError(f"compile=True means backend='compile', but backend={backend!r} was also given")
+        backend = "compile"
+    return LossOptions(float(gamma), reduction, float(label_smoothing), _check_int("ignore_index", ignore_index),
+                       _check_int("background_class", background_class), gather_distributed, backend, sync_checks)
 
 
-def _as_alpha(alpha):
-    """Validate per-class factors and return them as a float tensor of shape (C,)."""
+def _as_alpha(alpha, check_values=True):
+    """Validate per-class factors and return them as a float tensor of shape (C,). The value checks
+    sync the host for a CUDA tensor; without ``check_values`` the device checks them (see
+    ``kernels.device_checks``)."""
     if isinstance(alpha, Tensor):
         if alpha.is_complex() or alpha.dtype == torch.bool:
             raise TypeError(f"alpha must be a real tensor, got dtype {alpha.dtype}")
@@ -62,14 +93,15 @@ def _as_alpha(alpha):
         raise TypeError(f"alpha must be None, a 1-D tensor or a list of floats, got {type(alpha).__name__}")
     if tensor.dim() != 1:
         raise ValueError(f"alpha must be 1-D of shape (C,), got shape {tuple(tensor.shape)}")
-    if tensor.numel() and not bool(torch.isfinite(tensor).all()):
+    if check_values and tensor.numel() and not bool(torch.isfinite(tensor).all()):
         raise ValueError(f"alpha must be finite, got {tensor.tolist()}")
-    if tensor.numel() and bool((tensor < 0).any()):
+    if check_values and tensor.numel() and bool((tensor < 0).any()):
         raise ValueError(f"alpha must be non-negative, got {tensor.tolist()}")
     return tensor
 
 
-def _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_class):
+def _check_inputs(inputs, targets, alpha, options):
+    """Types and shapes: no host sync."""
     if not isinstance(inputs, Tensor) or not isinstance(targets, Tensor):
         raise TypeError(f"inputs and targets must be tensors, got {type(inputs).__name__} and "
                         f"{type(targets).__name__}")
@@ -91,10 +123,13 @@ def _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_cl
     if alpha is not None and alpha.shape != (num_classes,):
         raise ValueError(f"alpha must have shape ({num_classes},) to match inputs' C = {num_classes}, "
                          f"got {tuple(alpha.shape)}")
-    if reduction == "mean_positive" and not 0 <= background_class < num_classes:
+    if options.reduction == "mean_positive" and not 0 <= options.background_class < num_classes:
         raise ValueError(f"background_class must be in [0, {num_classes}) with reduction='mean_positive', "
-                         f"got {background_class}")
-    # One host sync; it buys a clear error instead of a wrong answer or a CUDA device assert.
+                         f"got {options.background_class}")
+
+
+def _check_target_values(targets, num_classes, ignore_index):
+    """One host sync; it buys a clear error at the offending call (CPU, or ``sync_checks=True``)."""
     bad = ((targets < 0) | (targets >= num_classes)) & (targets != ignore_index)
     if bool(bad.any()):
         value = targets[bad].flatten()[0].item()
@@ -108,92 +143,79 @@ def _check_weight(weight, targets, targets_name="targets"):
         raise ValueError(f"weight must be a tensor shaped like {targets_name} {tuple(targets.shape)}, got {found}")
 
 
-def _is_python_zero(value):
-    return not isinstance(value, Tensor) and value == 0
-
-
-def _focal_rows(logits, index, weight, gamma, eps, with_grad):
-    """Forward over the class dim (1) at every position: the loss and, ``with_grad``, what the
-    backward needs. The formulas of the library, written once: the eager path calls this, and
-    ``compile=True`` hands it to ``torch.compile``.
-
-    ``gamma`` and ``eps`` are Python numbers (eager) or 0-d tensors (compiled, so that another
-    value does not recompile); a Python 0 skips the work that it would multiply by zero.
-
-    With f = (1 - p_t)^gamma, q = 1 - p_t and g = gamma * q^(gamma - 1) * p_t * ce, the gradient of
-    loss_i = w * f * ce with respect to the logits is
-        w * ((f + g) * p  -  (f * (1 - eps) + g) * onehot(y)  -  f * eps / C).
-    Off the target column that is a * p + c; on it we write the algebraically simplified
-        w * (f * eps * (1 - 1/C) - q * f - gamma * f * p_t * ce),
-    which stays finite for 0 < gamma < 1 where g alone would overflow as p_t -> 1. Nothing of size
-    N x C is kept: the backward recomputes p = exp(x - row_max) * exp(-log_norm) from the logits,
-    with exp(-log_norm) folded into the coefficient a.
-    """
-    num_classes = logits.shape[1]
-    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
-    log_p = torch.log_softmax(logits, dim=1, dtype=compute_dtype)
-    log_p_t = log_p.gather(1, index.unsqueeze(1)).squeeze(1)
-    smoothing = not _is_python_zero(eps)
-    ce = -(1 - eps) * log_p_t - (eps / num_classes) * log_p.sum(1) if smoothing else -log_p_t
-    q = -torch.expm1(log_p_t)  # 1 - p_t, accurate when p_t is close to 1
-    focal = q.pow(gamma)  # 0 ** 0 == 1: gamma = 0 is plain cross-entropy
-    weighted_focal = weight * focal
-    loss = weighted_focal * ce
-    if not with_grad:
-        return loss, None
-    row_max = logits.amax(1).to(compute_dtype)
-    log_norm = -log_p.amax(1)  # log sum_c exp(x_c - row_max), exactly as log_softmax had it
-    p_t = torch.exp(log_p_t)
-    # gamma * q^(gamma-1) written as focal / q: where q == 0, focal == 0 (or gamma == 0) and so is g.
-    g = 0.0 if _is_python_zero(gamma) else gamma * p_t * ce * focal / q.clamp_min(torch.finfo(compute_dtype).tiny)
-    coef_p = weight * (focal + g) * torch.exp(-log_norm)
-    coef_const = weighted_focal * (-eps / num_classes) if smoothing else None
-    coef_target = weighted_focal * (eps * (1 - 1 / num_classes) - q - gamma * p_t * ce)
-    return loss, (row_max, coef_p, coef_const, coef_target)
-
-
-def _focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss):
-    """The gradient with respect to the logits in one pass (coefficients from ``_focal_rows``)."""
-    # In compute dtype (row_max is at least float32), one new N x C buffer, updated in place.
-    grad = torch.sub(logits, row_max.unsqueeze(1)).exp_().mul_((grad_loss * coef_p).unsqueeze(1))
-    if coef_const is not None:
-        grad.add_((grad_loss * coef_const).unsqueeze(1))
-    grad.scatter_(1, index.unsqueeze(1), (grad_loss * coef_target).unsqueeze(1))
-    return grad.to(logits.dtype)
-
-
 class _FocalLossFunction(torch.autograd.Function):
-    """Per-position focal loss with the single-pass backward of ``_focal_grad``; ``fused`` runs
-    both halves as compiled kernels (see ``fused``)."""
+    """Per-position loss (or its sum, with the counts) from a backend; backward in one pass."""
 
     @staticmethod
-    def forward(ctx, logits, index, weight, gamma, label_smoothing, use_fused):
+    def forward(ctx, logits, targets, alpha, weight, params, backend, reduce):
         with_grad = ctx.needs_input_grad[0]
-        kernels = fused.kernels_for(logits) if use_fused else None
-        result = None if kernels is None else fused.forward(kernels, logits, index, weight, gamma, label_smoothing,
-                                                            with_grad)
-        if result is None:  # eager, also where compilation just failed
-            kernels = None
-            result = _focal_rows(logits, index, weight, gamma, label_smoothing, with_grad)
-        loss, saved = result
+        loss, counts, saved = backend.forward(logits, targets, alpha, weight, params, reduce, with_grad)
+        if counts is None:
+            counts = loss.new_empty(0)
+        ctx.mark_non_differentiable(counts)
         if with_grad:
-            ctx.save_for_backward(logits, index, *saved)  # coef_const may be None (no smoothing)
-            ctx.kernels = kernels
-        return loss
+            ctx.save_for_backward(logits)
+            ctx.backend, ctx.saved = backend, saved
+        return loss, counts
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_loss):
-        logits, index, row_max, coef_p, coef_const, coef_target = ctx.saved_tensors
-        if ctx.kernels is None:
-            grad = _focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss)
-        else:
-            grad = fused.backward(ctx.kernels, logits, index, row_max, coef_p, coef_const, coef_target, grad_loss)
-        return grad, None, None, None, None, None
+    def backward(ctx, grad_loss, grad_counts):
+        (logits,) = ctx.saved_tensors
+        return ctx.backend.backward(logits, ctx.saved, grad_loss), None, None, None, None, None, None
+
+
+def _focal_loss(inputs, targets, alpha, options, weight=None, communicator=distributed.TORCH, alpha_checked=True,
+                weight_zero_ignores=False, targets_name="targets"):
+    """The loss with checked options and alpha a tensor (values checked unless ``alpha_checked``
+    is False) or None. ``weight_zero_ignores``: positions with weight 0 count as ignored
+    (OpenMMLab's convention), not only as zero loss."""
+    _check_inputs(inputs, targets, alpha, options)
+    _check_weight(weight, targets, targets_name)
+    if weight_zero_ignores and weight is not None:
+        targets = targets.masked_fill(weight == 0, options.ignore_index)
+    num_classes = inputs.shape[1]
+    backend = kernels.select(options.backend, inputs)
+    deferred = inputs.device.type in _DEFERRED_DEVICE_TYPES and not options.sync_checks
+    if deferred:
+        device_checks.raise_pending(inputs.device)  # from an earlier call; no sync
+        if not backend.CHECKS_TARGETS:  # the Triton kernels check as they read
+            device_checks.record_targets(targets, num_classes, options.ignore_index)
+            if alpha is not None and not alpha_checked:
+                alpha = device_checks.checked_alpha(alpha)
+    else:
+        _check_target_values(targets, num_classes, options.ignore_index)
+        if alpha is not None and not alpha_checked:
+            _as_alpha(alpha)
+    if alpha is not None:
+        alpha = alpha.to(inputs.device)
+    params = FocalParams(options.gamma, options.label_smoothing, options.ignore_index, options.background_class)
+    reduction = options.reduction
+    loss, counts = _FocalLossFunction.apply(inputs, targets, alpha, weight, params, backend, reduction != "none")
+    if deferred:
+        device_checks.after_call(inputs.device, num_classes, options.ignore_index)
+
+    if reduction in ("none", "sum"):
+        count = None
+    else:
+        count = counts[0] if reduction == "mean" else counts[1]
+    if reduction == "none":
+        result = loss
+    elif distributed.should_gather(options.gather_distributed, communicator):
+        result = distributed.global_reduce(loss, count, communicator)
+    else:
+        result = loss if count is None else loss / count.clamp_min(1)
+    if torch.is_grad_enabled() and not result.requires_grad:
+        # Training code calls loss.backward() even on plain tensors (the quick examples in the
+        # README do): give it a leaf to run on. Backward then reaches nothing, as no input needs
+        # a gradient.
+        result = result.detach().requires_grad_()
+    return result
 
 
 def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0,
-                       ignore_index=-100, background_class=0, gather_distributed=None, weight=None, compile=False):
+                       ignore_index=-100, background_class=0, gather_distributed=None, weight=None, backend="auto",
+                       compile=False, sync_checks=False):
     """Multiclass softmax focal loss (see the module docstring for the formula).
 
     Args:
@@ -214,85 +236,76 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
             than one rank is initialised; False: never.
         weight: optional non-negative per-position factors shaped like ``targets``; they scale
             loss_i but do not change the counts in the denominators.
-        compile: compute forward and backward with two ``torch.compile`` kernels (the same
-            formulas; see ``imbalanced_losses.fused``): faster and leaner, after a first-call
-            compile of some seconds; falls back to eager, with one warning, where compilation
-            is not available.
+        backend: 'auto' (Triton kernels for CUDA tensors of float32/float16/bfloat16 where Triton
+            >= 3.0 is installed, otherwise eager, with one warning on CUDA), 'eager' (tensor
+            operations), 'compile' (the eager formulas as two ``torch.compile`` kernels: faster
+            and leaner after a first-call compile of some seconds; where compilation fails it
+            warns once and computes eagerly) or 'triton' (raises where it cannot run: no CUDA,
+            float64, no Triton >= 3.0). Every backend computes the same formulas.
+        compile: True is the older spelling of ``backend='compile'``.
+        sync_checks: on CUDA, check the target values (and alpha passed here as a CUDA tensor)
+            before computing, at the cost of a host sync. By default the check runs on the device:
+            a bad target is computed as ignored and the ValueError naming it is raised by the
+            next call on that device (or by ``imbalanced_losses.raise_deferred_errors()``).
+            On CPU the check is always immediate.
 
     Returns:
         The reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
     """
-    _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed, compile)
+    options = _checked_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
+                               backend, compile, sync_checks)
+    alpha_checked = True
     if alpha is not None:
-        alpha = _as_alpha(alpha).to(inputs.device if isinstance(inputs, Tensor) else None)
-    return _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothing, ignore_index,
-                               background_class, gather_distributed, weight, compile=compile)
-
-
-def _softmax_focal_loss(inputs, targets, alpha, gamma, reduction, label_smoothing, ignore_index,
-                        background_class, gather_distributed, weight=None, communicator=distributed.TORCH,
-                        compile=False):
-    """``softmax_focal_loss`` with options already checked and alpha a validated tensor or None."""
-    _check_inputs(inputs, targets, alpha, reduction, ignore_index, background_class)
-    _check_weight(weight, targets)
-
-    valid = targets != ignore_index
-    index = torch.where(valid, targets, 0).long()
-    compute_dtype = torch.promote_types(inputs.dtype, torch.float32)
-    position_weight = valid.to(compute_dtype)
-    if alpha is not None:
-        position_weight = position_weight * alpha.to(inputs.device, compute_dtype)[index]
-    if weight is not None:
-        position_weight = position_weight * weight.detach().to(compute_dtype)
-    loss = _FocalLossFunction.apply(inputs, index, position_weight, float(gamma), float(label_smoothing), compile)
-
-    if reduction == "none":
-        result = loss
-    else:
-        total = loss.sum()
-        if reduction == "sum":
-            count = None
-        elif reduction == "mean":
-            count = valid.sum()
-        else:
-            count = (valid & (targets != background_class)).sum()
-        if distributed.should_gather(gather_distributed, communicator):
-            result = distributed.global_reduce(total, count, communicator)
-        else:
-            result = total if count is None else total / count.clamp_min(1).to(total.dtype)
-    if torch.is_grad_enabled() and not result.requires_grad:
-        # Training code calls loss.backward() even on plain tensors (the API page's quick examples
-        # do): give it a leaf to run on. Backward then reaches nothing, as no input needs a gradient.
-        result = result.detach().requires_grad_()
-    return result
+        # Values of a tensor on a deferring device are checked there, without a sync.
+        defer = (isinstance(alpha, Tensor) and alpha.device.type in _DEFERRED_DEVICE_TYPES and not sync_checks)
+        alpha = _as_alpha(alpha, check_values=not defer)
+        alpha_checked = not defer
+    return _focal_loss(inputs, targets, alpha, options, weight, alpha_checked=alpha_checked)
 
 
 class SoftmaxFocalLoss(nn.Module):
-    """Softmax focal loss for mutually exclusive classes; arguments as in ``softmax_focal_loss``.
+    """Softmax focal loss for mutually exclusive classes (the module form of ``softmax_focal_loss``).
 
-    ``alpha`` is kept as a buffer, so ``.to(device)`` and ``state_dict()`` carry it.
+    Args:
+        alpha (Tensor | list[float] | None): per-class factors of shape (C,); kept as a buffer,
+            so ``.to(device)`` and ``state_dict()`` carry it. Default: None (no weighting).
+        gamma (float): focusing exponent >= 0; 0 gives cross-entropy. Default: 2.0.
+        reduction (str): 'none' | 'sum' | 'mean' | 'mean_positive'. Default: 'mean'.
+        label_smoothing (float): epsilon in [0, 1]; smooths the cross-entropy term, not p_t.
+            Default: 0.0.
+        ignore_index (int): target value with zero loss and zero gradient. Default: -100.
+        background_class (int): class left out of the 'mean_positive' denominator. Default: 0.
+        gather_distributed (bool | None): global statistics across torch.distributed ranks;
+            None: when a process group of more than one rank exists. Default: None.
+        backend (str): 'auto' | 'eager' | 'compile' | 'triton'. Default: 'auto'.
+        compile (bool): True is the older spelling of ``backend='compile'``. Default: False.
+        sync_checks (bool): check targets before computing on CUDA too (a host sync per call).
+            Default: False.
+
+    See ``softmax_focal_loss`` for the exact semantics of every argument.
     """
 
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
-                 background_class=0, gather_distributed=None, compile=False):
+                 background_class=0, gather_distributed=None, backend="auto", compile=False, sync_checks=False):
         super().__init__()
-        _check_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed, compile)
+        options = _checked_options(gamma, reduction, label_smoothing, ignore_index, background_class,
+                                   gather_distributed, backend, compile, sync_checks)
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
-        self.gamma = float(gamma)
-        self.reduction = reduction
-        self.label_smoothing = float(label_smoothing)
-        self.ignore_index = int(ignore_index)
-        self.background_class = int(background_class)
-        self.gather_distributed = gather_distributed
-        self.compile_kernels = compile  # not self.compile: that is nn.Module.compile()
+        (self.gamma, self.reduction, self.label_smoothing, self.ignore_index, self.background_class,
+         self.gather_distributed, self.backend, self.sync_checks) = options
 
-    def forward(self, inputs: Tensor, targets: Tensor) -> Tensor:
+    def _options(self, **overrides):
+        return LossOptions(self.gamma, self.reduction, self.label_smoothing, self.ignore_index, self.background_class,
+                           self.gather_distributed, self.backend, self.sync_checks)._replace(**overrides)
+
+    def forward(self, inputs: Tensor, targets: Tensor, weight: Optional[Tensor] = None) -> Tensor:
+        """Loss of ``inputs`` (N, C) or (N, C, d1..dk) against integer ``targets`` (N,) or
+        (N, d1..dk); ``weight``, optional, scales each position's loss (shaped like ``targets``)."""
         # Options and alpha were checked once, at construction.
-        return _softmax_focal_loss(inputs, targets, self.alpha, self.gamma, self.reduction, self.label_smoothing,
-                                   self.ignore_index, self.background_class, self.gather_distributed,
-                                   compile=self.compile_kernels)
+        return _focal_loss(inputs, targets, self.alpha, self._options(), weight)
 
     def extra_repr(self) -> str:
         return (f"gamma={self.gamma}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}, "
                 f"ignore_index={self.ignore_index}, background_class={self.background_class}, "
-                f"gather_distributed={self.gather_distributed}" + (", compile=True" if self.compile_kernels else ""))
+                f"gather_distributed={self.gather_distributed}, backend={self.backend!r}"
+                + (", sync_checks=True" if self.sync_checks else ""))

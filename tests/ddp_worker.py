@@ -15,7 +15,13 @@ try:  # the OpenMMLab path: the registered loss, communicating through mmengine.
     import imbalanced_losses.mmdet  # noqa: F401  (registers SoftmaxFocalLoss)
 except ImportError:
     MMENGINE_MODELS = None
-METHODS = ["ours", "compiled", "gather_logits", "local"] + (["mmengine"] if MMENGINE_MODELS is not None else [])
+try:  # backend='triton' on CPU tensors: Triton's interpreter (TRITON_INTERPRET=1, inherited from conftest.py)
+    from imbalanced_losses.kernels import triton_focal
+    TRITON = [] if triton_focal.unavailable_reason(torch.empty(1, 2)) else ["triton"]
+except Exception:  # noqa: BLE001 - not installed, or a Triton too old to import our kernels
+    TRITON = []
+METHODS = (["ours", "compiled"] + TRITON + ["gather_logits", "local"]
+           + (["mmengine"] if MMENGINE_MODELS is not None else []))
 
 NUM_FEATURES, NUM_CLASSES = 5, 4
 LOSS_OPTIONS = dict(gamma=1.5, alpha=[0.75, 0.25, 0.5, 1.0], label_smoothing=0.1, background_class=0)
@@ -59,7 +65,10 @@ def gather_logits_loss(logits, targets, reduction):
     sizes = [torch.zeros(1, dtype=torch.long) for _ in range(world)]
     dist.all_gather(sizes, torch.tensor([len(flat)]))
     longest = int(max(s.item() for s in sizes))
-    pad = lambda t, value: torch.cat([t, t.new_full((longest - len(t),) + t.shape[1:], value)])
+
+    def pad(t, value):
+        return torch.cat([t, t.new_full((longest - len(t),) + t.shape[1:], value)])
+
     gathered = [torch.zeros(longest, NUM_CLASSES) for _ in range(world)]
     gathered_targets = [torch.zeros(longest, dtype=torch.long) for _ in range(world)]
     dist.all_gather(gathered, pad(flat.detach(), 0.0))
@@ -72,7 +81,8 @@ def gather_logits_loss(logits, targets, reduction):
 def main(rank, world_size, port, out_dir):
     loss_fns = {r: SoftmaxFocalLoss(reduction=r, **LOSS_OPTIONS) for r in REDUCTIONS}  # before init: None
     loss_fns["none"] = SoftmaxFocalLoss(reduction="none", **LOSS_OPTIONS)
-    compiled_fns = {r: SoftmaxFocalLoss(reduction=r, compile=True, **LOSS_OPTIONS) for r in REDUCTIONS}
+    backend_fns = {(backend, r): SoftmaxFocalLoss(reduction=r, backend=backend, **LOSS_OPTIONS)
+                   for r in REDUCTIONS for backend in ["compile"] + TRITON}
     if MMENGINE_MODELS is not None:
         mm_loss_fns = {r: MMENGINE_MODELS.build(dict(type="SoftmaxFocalLoss", reduction=r, **LOSS_OPTIONS))
                        for r in REDUCTIONS}
@@ -97,8 +107,9 @@ def main(rank, world_size, port, out_dir):
                 try:
                     if method == "ours":
                         loss = loss_fns[reduction](logits, targets)
-                    elif method == "compiled":
-                        loss = compiled_fns[reduction](logits, targets)
+                    elif method in ("compiled", "triton"):
+                        backend = "compile" if method == "compiled" else "triton"
+                        loss = backend_fns[(backend, reduction)](logits, targets)
                     elif method == "mmengine":
                         loss = mm_loss_fns[reduction](logits, targets)
                     elif method == "local":

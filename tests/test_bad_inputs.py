@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
+from reference import reference_focal_loss
 
 LOGITS = torch.randn(4, 3)
 TARGETS = torch.tensor([0, 1, 2, 1])
@@ -26,7 +27,8 @@ TARGETS = torch.tensor([0, 1, 2, 1])
     (LOGITS, TARGETS, {"alpha": [0.25, 0.75]}, ValueError, r"alpha must have shape \(3,\).*got \(2,\)"),
     (LOGITS, TARGETS, {"alpha": [0.25, -0.1, 1.0]}, ValueError, "alpha must be non-negative"),
     (LOGITS, TARGETS, {"alpha": [[0.25, 0.1, 1.0]]}, ValueError, "alpha must be 1-D"),
-    (LOGITS, TARGETS, {"alpha": torch.ones(1, 3)}, ValueError, r"alpha must be 1-D of shape \(C,\), got shape \(1, 3\)"),
+    (LOGITS, TARGETS, {"alpha": torch.ones(1, 3)}, ValueError,
+     r"alpha must be 1-D of shape \(C,\), got shape \(1, 3\)"),
     (LOGITS, TARGETS, {"alpha": [0.25, math.nan, 1.0]}, ValueError, "alpha must be finite"),
     (LOGITS, TARGETS, {"alpha": "balanced"}, TypeError, "alpha must be None, a 1-D tensor or a list"),
     (LOGITS, TARGETS, {"gamma": -1.0}, ValueError, "gamma must be >= 0, got -1.0"),
@@ -39,6 +41,9 @@ TARGETS = torch.tensor([0, 1, 2, 1])
      r"background_class must be in \[0, 3\).*got 3"),
     (LOGITS, TARGETS, {"ignore_index": 1.5}, TypeError, "ignore_index must be an int"),
     (LOGITS, TARGETS, {"gather_distributed": "yes"}, TypeError, "gather_distributed must be None, True or False"),
+    (LOGITS, TARGETS, {"backend": "gpu"}, ValueError, r"backend must be one of \('auto', 'eager', 'compile', "
+     r"'triton'\), got 'gpu'"),
+    (LOGITS, TARGETS, {"sync_checks": 1}, TypeError, "sync_checks must be True or False, got 1"),
     (LOGITS, TARGETS, {"weight": torch.ones(3)}, ValueError, r"weight must be a tensor shaped like targets"),
 ])
 def test_bad_input_raises_clear_error(logits, targets, kwargs, error, match):
@@ -59,4 +64,6 @@ def test_module_checks_options_at_construction(kwargs, error, match):
 
 def test_background_class_only_checked_for_mean_positive():
     # background_class is unused by the other reductions; an out-of-range value is harmless there.
-    softmax_focal_loss(LOGITS, TARGETS, reduction="mean", background_class=7)
+    value = softmax_focal_loss(LOGITS, TARGETS, reduction="mean", background_class=7)
+    expected, _ = reference_focal_loss(LOGITS, TARGETS, reduction="mean")
+    torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-6, atol=1e-8)

@@ -112,3 +112,17 @@ def test_test_py_rejects_a_bad_file_with_one_line(tmp_path, kind):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot load checkpoint {path}: "), result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_torch_too_old_for_the_allow_list_fails_closed(tmp_path, monkeypatch):
+    """Below torch 2.5 the named allow-list entry is unavailable: refuse with one line naming the
+    version, and never fall back to weights_only=False (which would run code from the file)."""
+    path = tmp_path / "ok.pth"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, path)
+    loads = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(k))
+    monkeypatch.setattr(torch, "__version__", "2.1.2+cu121")
+    with pytest.raises(SystemExit, match=rf"error: cannot load checkpoint {path}: loading mmengine checkpoints "
+                                         r"safely .* needs torch >= 2.5, this is torch 2.1.2\+cu121$"):
+        check_checkpoint(str(path))
+    assert loads == []  # nothing was unpickled

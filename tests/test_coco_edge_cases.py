@@ -44,7 +44,7 @@ def make_messy(path):
         next_id += 1
         data["annotations"].append(ann)
     first = data["images"][0]
-    for k in range(2):  # images without any annotation
+    for _ in range(2):  # images without any annotation
         image_id = max(i["id"] for i in data["images"]) + 1
         data["images"].append(dict(first, id=image_id))
     json.dump(data, open(path, "w"))
@@ -82,9 +82,10 @@ def test_training_and_evaluation_map_back_to_the_file_category_ids(workspace):
 def test_crowd_regions_reach_the_loss_with_weight_zero_and_degenerate_boxes_are_dropped(workspace):
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict({"model.train_cfg.assigner.ignore_iof_thr": 0.5, "model.backbone.init_cfg": None})
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True),
+                dict(type="PackDetInputs")]
     dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=os.path.join(workspace, "data", "shapes/"),
-                                  pipeline=[dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True),
-                                            dict(type="PackDetInputs")]))
+                                  pipeline=pipeline))
     by_id = {dataset.get_data_info(i)["img_id"]: i for i in range(len(dataset))}
     degenerate = dataset.get_data_info(by_id[2])["instances"]
     raw = [a for a in json.load(open(os.path.join(workspace, "data", "shapes", "annotations", "train.json")))

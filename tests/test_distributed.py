@@ -52,9 +52,9 @@ def single_process(case, reduction):
 
 
 PARAMS = [(case, reduction) for case in ddp_worker.CASES for reduction in ddp_worker.REDUCTIONS]
-# "ours": the core (torch.distributed); "compiled": the same with compile=True; "mmengine": the
-# registered OpenMMLab loss (mmengine.dist)
-PATHS = [path for path in ("ours", "compiled", "mmengine") if path in ddp_worker.METHODS]
+# "ours": the core (torch.distributed); "compiled" / "triton": the same with backend='compile' /
+# 'triton'; "mmengine": the registered OpenMMLab loss (mmengine.dist)
+PATHS = [path for path in ("ours", "compiled", "triton", "mmengine") if path in ddp_worker.METHODS]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -81,6 +81,7 @@ def test_openmmlab_path_communicates_through_mmengine_dist():
     from unittest import mock
 
     import mmengine.dist
+
     from imbalanced_losses.mmdet.losses import MMENGINE
     with mock.patch.object(mmengine.dist, "get_world_size", return_value=3), \
             mock.patch.object(mmengine.dist, "all_reduce") as all_reduce:

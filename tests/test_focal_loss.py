@@ -1,63 +1,12 @@
 import math
-import random
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from cases import check_against_reference
 from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
 from reference import reference_focal_loss
-
-REDUCTIONS = ["none", "sum", "mean", "mean_positive"]
-
-
-def random_case(seed):
-    rng = random.Random(seed)
-    gen = torch.Generator().manual_seed(seed)
-    num_classes = rng.choice([1, 2, 3, 7, 20])
-    spatial = rng.choice([(), (5,), (3, 4), (2, 3, 2)])
-    n = rng.choice([1, 4, 13])
-    logits = torch.randn((n, num_classes) + spatial, generator=gen) * rng.choice([0.5, 3.0, 10.0])
-    ignore_index = rng.choice([-100, 255, 0])
-    targets = torch.randint(0, num_classes, (n,) + spatial, generator=gen)
-    targets[torch.rand(targets.shape, generator=gen) < 0.2] = ignore_index
-    options = dict(
-        gamma=rng.choice([0.0, 0.3, 0.5, 1.0, 2.0, 3.7]),
-        alpha=rng.choice([None, (torch.rand(num_classes, generator=gen) + 0.1).tolist()]),
-        label_smoothing=rng.choice([0.0, 0.1, 0.35]),
-        ignore_index=ignore_index,
-        background_class=rng.randrange(num_classes),
-    )
-    return logits, targets, options
-
-
-def check_against_reference(logits, targets, reduction, options, rtol, atol, compile=False):
-    """atol is relative to the largest reference magnitude: float32 log_softmax itself has an
-    absolute error of about 1e-7 in log p_t, which F.cross_entropy shares."""
-    gen = torch.Generator().manual_seed(1)
-    x = logits.clone().requires_grad_()
-    value = softmax_focal_loss(x, targets, reduction=reduction, compile=compile, **options)
-    ref, ref_x = reference_focal_loss(logits, targets, reduction=reduction, **options)
-    upstream = torch.rand(ref.shape, generator=gen, dtype=torch.float64)  # exercises per-position grads
-    (value * upstream.to(value.dtype)).sum().backward()
-    (ref * upstream).sum().backward()
-    assert value.shape == ref.shape
-    scale = 1 + ref.detach().abs().max().item() if ref.numel() else 1
-    torch.testing.assert_close(value.double(), ref.detach(), rtol=rtol, atol=atol * scale)
-    grad_scale = 1 + ref_x.grad.abs().max().item() if ref_x.numel() else 1
-    torch.testing.assert_close(x.grad.double(), ref_x.grad, rtol=rtol, atol=atol * grad_scale)
-
-
-@pytest.mark.parametrize("seed", range(40))
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_matches_float64_reference(seed, reduction):
-    logits, targets, options = random_case(seed)
-    check_against_reference(logits.double(), targets, reduction, options, rtol=1e-7, atol=1e-10)
-    # float32: log p_t carries ~1e-7 absolute error in any implementation, and for gamma < 1 the
-    # factor (1 - p_t)^gamma amplifies it without bound as p_t -> 1; the saturated regime is
-    # covered by the float64 check above and the finiteness tests, so keep |logits| <= 5 here.
-    moderate = logits * min(1.0, 5.0 / logits.abs().max().item())
-    check_against_reference(moderate, targets, reduction, options, rtol=1e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
@@ -200,10 +149,10 @@ def test_module_keeps_alpha_as_buffer():
 
 def test_gather_distributed_without_process_group_is_single_process():
     logits, targets = torch.randn(9, 3), torch.randint(0, 3, (9,))
+    expected, _ = reference_focal_loss(logits, targets, reduction="mean_positive")
     for flag in [None, True, False]:
-        torch.testing.assert_close(
-            softmax_focal_loss(logits, targets, reduction="mean_positive", gather_distributed=flag),
-            softmax_focal_loss(logits, targets, reduction="mean_positive"))
+        value = softmax_focal_loss(logits, targets, reduction="mean_positive", gather_distributed=flag)
+        torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-6, atol=1e-8)
 
 
 def test_torch_compile_matches_eager():
@@ -224,25 +173,10 @@ def test_torch_compile_matches_eager():
     torch.testing.assert_close(results[1][1], results[0][1])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_matches_cpu():
-    logits, targets, options = random_case(3)
-    cpu = logits.clone().requires_grad_()
-    cuda = logits.cuda().requires_grad_()
-    a = softmax_focal_loss(cpu, targets, reduction="mean_positive", **options)
-    b = softmax_focal_loss(cuda, targets.cuda(), reduction="mean_positive", **options)
-    a.backward()
-    b.backward()
-    torch.testing.assert_close(b.cpu(), a)
-    torch.testing.assert_close(cuda.grad.cpu(), cpu.grad)
-    with pytest.raises(ValueError, match="targets must be in"):
-        softmax_focal_loss(cuda, torch.full_like(targets, 99).cuda())
-
-
 def test_backward_runs_on_plain_tensors_and_no_grad_mode_stays_plain():
     logits, targets = torch.randn(5, 3), torch.randint(0, 3, (5,))
     loss = SoftmaxFocalLoss()(logits, targets)
-    loss.backward()  # as in the API page's first quick example
+    loss.backward()  # as in the README's first quick example
     assert logits.grad is None
     with torch.no_grad():
         assert not SoftmaxFocalLoss()(logits, targets).requires_grad

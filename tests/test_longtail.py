@@ -53,7 +53,7 @@ def test_longtail_profile_has_lvis_like_groups_and_balanced_val(longtail):
     groups = {}
     for category in train["categories"]:
         n = images_per_class[category["id"]]
-        expected = "r" if n <= 10 else "c" if n <= 100 else "f"
+        expected = "r" if n <= 10 else "c" if n <= 100 else "f"  # LVIS's rule, written out independently
         assert category["frequency"] == expected and category["image_count"] == n, category
         groups.setdefault(expected, []).append(category["name"])
     assert all(len(groups[g]) >= 3 for g in "rcf"), groups
@@ -62,7 +62,8 @@ def test_longtail_profile_has_lvis_like_groups_and_balanced_val(longtail):
     val_counts = np.bincount([a["category_id"] for a in val["annotations"]], minlength=len(names) + 1)[1:]
     assert val_counts.min() >= 50
     # the annotation helpers agree with the file
-    assert frequency_groups(str(longtail / "annotations" / "train.json")) == [c["frequency"] for c in train["categories"]]
+    expected = [c["frequency"] for c in train["categories"]]
+    assert frequency_groups(str(longtail / "annotations" / "train.json")) == expected
     assert class_counts(str(longtail / "annotations" / "train.json")) == instances.tolist()
 
 

@@ -68,7 +68,8 @@ def test_shipped_config_builds_trains_and_predicts(config_path):
 
 
 def test_initial_classification_loss_uses_the_background_prior():
-    """About -0.25 log(pi / K) per positive at init, not the 177 of a uniform init (DESIGN 6)."""
+    """About -0.25 log(pi / K) per positive at init, not the about 177 that a uniform init gave as
+    the first loss of a RetinaNet on the bundled data."""
     model = build_model(SHAPES_CONFIG)
     losses = train_step(model, num_classes=8)
     expected = 0.25 * -math.log(0.01 / 8)  # alpha_fg * ce at p_t = pi / K; (1 - p_t)^2 ~ 1
@@ -255,14 +256,19 @@ def test_mmseg_style_call_with_ignore_index_and_loss_name():
         ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", loss_name="focal"))
 
 
-def test_config_compile_option_gives_the_eager_values():
+@pytest.mark.parametrize("backend_option", [dict(compile=True), dict(backend="triton")])
+def test_config_backend_option_gives_the_eager_values(backend_option):
+    if backend_option.get("backend") == "triton":
+        triton_focal = pytest.importorskip("imbalanced_losses.kernels.triton_focal")
+        if triton_focal.unavailable_reason(torch.empty(1, 2)):
+            pytest.skip("Triton cannot run on CPU tensors here (no TRITON_INTERPRET=1)")
     scores, labels, weights = random_scores(6)
     options = dict(type="SoftmaxFocalLoss", gamma=2.0, alpha=[0.75] + [0.25] * 4, reduction="mean_positive",
                    label_smoothing=0.1)
-    compiled = MODELS.build(dict(options, compile=True))
-    assert compiled.compile_kernels
+    other = MODELS.build(dict(options, **backend_option))
+    assert other.backend == backend_option.get("backend", "compile")
     values = []
-    for loss in (MODELS.build(options), compiled):
+    for loss in (MODELS.build(dict(options, backend="eager")), other):
         x = scores.clone().requires_grad_()
         value = loss(x, labels, weights)
         value.backward()

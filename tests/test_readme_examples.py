@@ -1,4 +1,4 @@
-"""The README's quick examples (the API page's, verbatim) run as written, in order."""
+"""The README's quick examples (those of the API we implement, verbatim) run as written, in order."""
 import os
 import re
 

@@ -15,7 +15,6 @@ from mmdet.testing import demo_mm_inputs  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
-from imbalanced_losses import class_balanced_alpha  # noqa: E402
 from imbalanced_losses.mmdet import MMDetSoftmaxFocalLoss  # noqa: E402  (registers it)
 from imbalanced_losses.mmdet.initializers import background_prior_bias  # noqa: E402
 

@@ -1,10 +1,13 @@
 """Forward+backward time and extra peak memory of SoftmaxFocalLoss against F.cross_entropy.
 
 Ratios are to F.cross_entropy measured in the same run: plain (``F.cross_entropy(x, t)``, what most
-users would otherwise call) and with the same smoothing and ignore_index as ours. Rows: ours
-eager, ours with ``compile=True`` (its first call, which compiles, is printed separately), the
-common exp(-ce) focal loss, and kornia's where installed. Time: interleaved rounds
-(each round runs every variant once, in turn), median per variant. Memory: each variant runs in
+users would otherwise call) and with the same smoothing and ignore_index as ours. Rows: ours per
+backend (eager, compile; triton on CUDA; the first call of each, which compiles, is printed
+separately), the common exp(-ce) focal loss, and kornia's and torchvision's (sigmoid) where
+installed. Time: interleaved rounds (each round runs every variant once, in turn), median per
+variant; on CUDA each call is timed with CUDA events, and a copy of the logits gives the
+bandwidth floor. On CUDA the kernels of one forward+backward are counted with torch.profiler.
+Memory: each variant runs in
 its own fresh process; on CPU the extra peak is VmHWM (from /proc/self/status) after one
 forward+backward minus VmHWM before it (ru_maxrss would carry the parent's peak across exec); on
 CUDA it is torch.cuda.max_memory_allocated above the inputs. Also prints the bytes that
@@ -14,6 +17,7 @@ gather_distributed communicates per call against an all-gather of the logits.
     python tools/benchmark_loss.py --device cuda --dtype bf16 --shapes 1048576x81 262144x1204
 """
 import argparse
+import importlib
 import json
 import statistics
 import subprocess
@@ -31,6 +35,8 @@ SHAPES = {
     "65536x1204": ((65536, 1204), "LVIS-like"),
     "1048576x81": ((1048576, 81), "RetinaNet-like, a GPU batch"),
     "262144x1204": ((262144, 1204), "LVIS-like, a GPU batch"),
+    "8x19x512x1024": ((8, 19, 512, 1024), "Cityscapes-like segmentation, a GPU batch"),
+    "8192x81": ((8192, 81), "a RoI head's batch"),
 }
 DEFAULT_SHAPES = ["262144x81", "8x19x128x256", "65536x1204"]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -50,14 +56,11 @@ def make_inputs(shape, device, seed=0, dtype=torch.float32):
     return logits, targets.to(device), alpha.to(device)
 
 
-def ours(logits, targets, alpha):
-    return softmax_focal_loss(logits, targets, alpha=alpha, gamma=GAMMA, label_smoothing=SMOOTHING,
-                              reduction="mean_positive", background_class=0)
-
-
-def ours_fused(logits, targets, alpha):
-    return softmax_focal_loss(logits, targets, alpha=alpha, gamma=GAMMA, label_smoothing=SMOOTHING,
-                              reduction="mean_positive", background_class=0, compile=True)
+def ours(backend):
+    def loss(logits, targets, alpha):
+        return softmax_focal_loss(logits, targets, alpha=alpha, gamma=GAMMA, label_smoothing=SMOOTHING,
+                                  reduction="mean_positive", background_class=0, backend=backend)
+    return loss
 
 
 def cross_entropy(logits, targets, alpha):
@@ -75,23 +78,36 @@ def naive_focal(logits, targets, alpha):
     return ((1 - torch.exp(-ce)) ** GAMMA * ce).mean()
 
 
+def torchvision_sigmoid_focal(logits, targets, alpha):
+    """torchvision's (sigmoid, one-vs-all) focal loss; the one-hot targets it needs are built per call."""
+    from torchvision.ops import sigmoid_focal_loss
+    one_hot = F.one_hot(targets.clamp(min=0), logits.shape[1]).movedim(-1, 1).to(logits.dtype)
+    return sigmoid_focal_loss(logits, one_hot, alpha=0.25, gamma=GAMMA, reduction="mean")
+
+
 def kornia_focal(logits, targets, alpha):
     from kornia.losses import focal_loss
     valid = targets != -100  # kornia has no ignore_index
     return focal_loss(logits[valid], targets[valid], alpha=0.25, gamma=GAMMA, reduction="mean")
 
 
-VARIANTS = {"plain F.cross_entropy": plain_cross_entropy, "F.cross_entropy": cross_entropy, "ours": ours,
-            "ours, compile=True": ours_fused, "naive exp(-ce) focal": naive_focal, "kornia focal_loss": kornia_focal}
+VARIANTS = {"plain F.cross_entropy": plain_cross_entropy, "F.cross_entropy": cross_entropy,
+            "ours, eager": ours("eager"), "ours, compile": ours("compile"), "ours, triton": ours("triton"),
+            "naive exp(-ce) focal": naive_focal, "kornia focal_loss": kornia_focal,
+            "torchvision sigmoid_focal_loss": torchvision_sigmoid_focal}
 BASELINE, SAME_OPTIONS = "plain F.cross_entropy", "F.cross_entropy"
+COMPILED = ("ours, compile", "ours, triton")  # their first call compiles
 
 
-def available_variants():
+def available_variants(device):
     names = list(VARIANTS)
-    try:
-        import kornia.losses  # noqa: F401
-    except ImportError:
-        names.remove("kornia focal_loss")
+    for name, module in (("kornia focal_loss", "kornia.losses"), ("torchvision sigmoid_focal_loss", "torchvision.ops")):
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a CUDA-linked torchvision beside CPU torch fails with RuntimeError
+            names.remove(name)
+    if not device.startswith("cuda"):
+        names.remove("ours, triton")  # on CPU only Triton's interpreter runs it: a test tool, not a backend
     return names
 
 
@@ -105,8 +121,23 @@ def step(fn, logits, targets, alpha):
     fn(logits, targets, alpha).backward()
 
 
+def timed(fn, device):
+    """Seconds of one call: CUDA events on CUDA (device time, launch gaps included), else wall time."""
+    if device.startswith("cuda"):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def time_variants(shape, device, names, rounds, dtype):
-    """Median fwd+bwd time per variant, and each variant's first call (the compile, for fused)."""
+    """Median fwd+bwd time per variant, and each variant's first call (the compile, for compiled ones)."""
     inputs = make_inputs(shape, device, dtype=dtype)
     first = {}
     for name in names:  # warm-up
@@ -118,12 +149,22 @@ def time_variants(shape, device, names, rounds, dtype):
     times = {name: [] for name in names}
     for _ in range(rounds):
         for name in names:
-            sync(device)
-            start = time.perf_counter()
-            step(VARIANTS[name], *inputs)
-            sync(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(timed(lambda fn=VARIANTS[name]: step(fn, *inputs), device))
+    if device.startswith("cuda"):  # the bandwidth floor: one read and one write of the logits
+        logits = inputs[0].detach()
+        times["copy of the logits"] = [timed(lambda: logits.clone(), device) for _ in range(rounds)]
     return {name: statistics.median(t) for name, t in times.items()}, first
+
+
+def kernels_per_call(fn, inputs):
+    """CUDA kernels launched by one forward+backward (memcpy/memset not counted)."""
+    step(fn, *inputs)
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        step(fn, *inputs)
+        torch.cuda.synchronize()
+    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+               and "memcpy" not in e.name.lower() and "memset" not in e.name.lower())
 
 
 def vm_hwm_bytes():
@@ -190,28 +231,47 @@ def main():
                                                                  DTYPES[args.dtype])}))
         return
 
-    names = available_variants()
-    print(f"torch {torch.__version__}, device {args.device}, {args.dtype}, {args.threads} threads, {args.rounds} "
+    names = available_variants(args.device)
+    cuda = args.device.startswith("cuda")
+    versions = f"torch {torch.__version__}"
+    if cuda:
+        versions += f", {torch.cuda.get_device_name(args.device)}"
+        try:
+            import triton
+            versions += f", Triton {triton.__version__}"
+        except ImportError:
+            pass
+    print(f"{versions}, device {args.device}, {args.dtype}, {args.threads} threads, {args.rounds} "
           f"rounds; ours and F.cross_entropy: label_smoothing {SMOOTHING}, {IGNORE_FRACTION:.0%} ignored (ours also "
           "alpha, mean_positive); plain F.cross_entropy: no options")
-    if "kornia focal_loss" not in names:
-        print("kornia is not installed: its row is skipped")
+    skipped = [n for n in ("kornia focal_loss", "torchvision sigmoid_focal_loss") if n not in names]
+    if skipped:
+        print(f"not importable here, rows skipped: {', '.join(skipped)}")
     for key in args.shapes:
         shape, label = SHAPES[key]
         times, first = time_variants(shape, args.device, names, args.rounds, DTYPES[args.dtype])
         memory = {} if args.no_memory else {n: memory_in_fresh_process(key, args.device, n, args.threads, args.dtype)
                                             for n in names}
+        launched = {}
+        if cuda:
+            inputs = make_inputs(shape, args.device, dtype=DTYPES[args.dtype])
+            launched = {n: kernels_per_call(VARIANTS[n], inputs) for n in names}
         print(f"\n{key} ({label})")
         print("| variant | fwd+bwd median | time / plain CE | time / CE same options | extra peak memory "
-              "| memory / plain CE | memory / CE same options |")
-        print("|---|---|---|---|---|---|---|")
+              "| memory / plain CE | memory / CE same options | CUDA kernels |")
+        print("|---|---|---|---|---|---|---|---|")
         for name in names:
             mem = (f"{memory[name] / 2**20:,.0f} MiB | {memory[name] / memory[BASELINE]:.2f} | "
                    f"{memory[name] / memory[SAME_OPTIONS]:.2f}" if memory else "- | - | -")
-            print(f"| {name} | {times[name] * 1e3:.1f} ms | {times[name] / times[BASELINE]:.2f} | "
-                  f"{times[name] / times[SAME_OPTIONS]:.2f} | {mem} |")
-        print(f"first call of ours, compile=True (includes compiling; later shapes reuse it): "
-              f"{first['ours, compile=True']:.1f} s")
+            print(f"| {name} | {times[name] * 1e3:.3f} ms | {times[name] / times[BASELINE]:.2f} | "
+                  f"{times[name] / times[SAME_OPTIONS]:.2f} | {mem} | {launched.get(name, '-')} |")
+        if cuda:
+            copy = times["copy of the logits"]
+            print(f"| copy of the logits (bandwidth floor) | {copy * 1e3:.3f} ms | {copy / times[BASELINE]:.2f} "
+                  "| | | | | |")
+        for name in COMPILED:
+            if name in first:
+                print(f"first call of {name} (includes compiling; later shapes reuse it): {first[name]:.1f} s")
     communication_table()
 
 

@@ -1,10 +1,10 @@
 """Generate the bundled long-tailed COCO-format detection datasets ("shapes").
 
-Profile ``demo`` (the default, used by ``make demo``): 8 classes ({circle, square, triangle, cross} x {red, blue}), 1-4 objects of 16-64 px per 128x128
-image, allowed to overlap, over a noisy tinted background with line and blob clutter. Class
-frequencies in train follow a Zipf-like law (most frequent : rarest about 45 : 1); val is
-class-balanced, as in ImageNet-LT, so that every class's AP rests on enough instances (mAP
-averages over classes either way).
+Profile ``demo`` (the default, used by ``make demo``): 8 classes ({circle, square, triangle,
+cross} x {red, blue}), 1-4 objects of 16-64 px per 128x128 image, allowed to overlap, over a
+noisy tinted background with line and blob clutter. Class frequencies in train follow a
+Zipf-like law (most frequent : rarest about 45 : 1); val is class-balanced, as in ImageNet-LT,
+so that every class's AP rests on enough instances (mAP averages over classes either way).
 
 Profile ``longtail`` (the long-tail study, ``tools/run_study.py``): 16 confusable classes
 ({red, blue} x {circle, square, triangle, cross} x {solid, hollow}), 12-48 px objects. Train has
@@ -26,9 +26,13 @@ import argparse
 import json
 import math
 import os
+import sys
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout too
+from imbalanced_losses.frequency_groups import frequency_group  # noqa: E402
 
 SHAPES = ("circle", "square", "triangle", "cross")
 COLOURS = {"red": (205, 40, 35), "blue": (35, 70, 210)}
@@ -91,11 +95,6 @@ def iou(a, b):
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
-def frequency_group(image_count):
-    """LVIS's group of a class by the number of training images that contain it."""
-    return "r" if image_count <= 10 else "c" if image_count <= 100 else "f"
 
 
 def draw_object(image, class_name, rng, boxes, sizes=(16, 64)):

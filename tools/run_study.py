@@ -35,6 +35,8 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from imbalanced_losses.frequency_groups import COMMON_MAX_IMAGES, RARE_MAX_IMAGES  # noqa: E402
+
 CONFIG_DIR = osp.join(ROOT, "configs", "longtail")
 # name -> (config, label, family). Each family is compared within itself, against its baseline.
 VARIANTS = {
@@ -181,6 +183,10 @@ def mean_std(values):
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def mean_of(runs, metric):
+    return mean_std([r["metrics"][metric] for r in runs])[0]
+
+
 def load_runs(runs_dir):
     runs = {}
     for path in sorted(glob.glob(osp.join(runs_dir, "*.json"))):
@@ -218,7 +224,7 @@ def plot_family(out_dir, spec, runs, classes, variants):
         x = [classes[n]["images"] * 1.06 ** (offset - (len(variants) - 1) / 2) for n in names]  # dodge the markers
         ax.errorbar(x, means, yerr=spread, fmt="o", ms=4, capsize=2, color=colours[variant],
                     label=VARIANTS[variant][1])
-    for bound in (10.5, 100.5):
+    for bound in (RARE_MAX_IMAGES + 0.5, COMMON_MAX_IMAGES + 0.5):
         ax.axvline(bound, color="black", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("training images containing the class (log); dotted: rare | common | frequent")
@@ -308,16 +314,15 @@ def family_markdown(out_dir, spec, runs, classes, variants, ratios):
     for v in variants:
         rs = runs[v]
         time_cell = cell(ratios[v], 2) if v in ratios else "n/a"
-        lines.append(f"| {VARIANTS[v][1]} | {len(rs)} | " + " | ".join(cell([r["metrics"][m] for r in rs]) for m in METRICS)
-                     + f" | {time_cell} |")
+        metric_cells = " | ".join(cell([r["metrics"][m] for r in rs]) for m in METRICS)
+        lines.append(f"| {VARIANTS[v][1]} | {len(rs)} | " + metric_cells + f" | {time_cell} |")
     if baseline in runs:
         lines += ["", f"Differences to {VARIANTS[baseline][1]} (mean over seeds; the std of a difference of two "
                       "independent means is about sqrt(2) x the std above):", ""]
         for v in variants:
             if v == baseline:
                 continue
-            diffs = [f"{m} {mean_std([r['metrics'][m] for r in runs[v]])[0] - mean_std([r['metrics'][m] for r in runs[baseline]])[0]:+.3f}"
-                     for m in METRICS]
+            diffs = [f"{m} {mean_of(runs[v], m) - mean_of(runs[baseline], m):+.3f}" for m in METRICS]
             lines.append(f"- {VARIANTS[v][1]}: " + ", ".join(diffs))
     lines += ["", f"![AP by group](study/{prefix}group_ap.png)", "",
               f"![per-class AP against training frequency](study/{prefix}per_class_ap.png)", "",
@@ -337,8 +342,9 @@ def family_markdown(out_dir, spec, runs, classes, variants, ratios):
                        f"epoch in each of {timing['rounds']} interleaved rounds, back to back on an otherwise idle "
                        "machine; per round, the median of mmengine's logged (10-iteration window) "
                        f"times after the first window, divided by the {short} variant's in the same round. Seconds "
-                       "per iteration there: " + ", ".join(
-                           f"{VARIANTS[v][1]} {statistics.fmean(t):.3f}" for v, t in timing["seconds_per_iteration"].items())
+                       "per iteration there: "
+                       + ", ".join(f"{VARIANTS[v][1]} {statistics.fmean(t):.3f}"
+                                   for v, t in timing["seconds_per_iteration"].items())
                        + ".")
     else:
         timing_note = ("Iteration time ratios are per run (median of mmengine's logged times after the first "

@@ -11,7 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config
+from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config, require_safe_checkpoint_loading
 
 
 def parse_args():
@@ -47,12 +47,15 @@ def main():
         cfg.auto_scale_lr.enable = True
 
     if args.resume == "auto":
+        require_safe_checkpoint_loading(f"(the latest in {cfg.work_dir})")
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
         check_checkpoint(args.resume)
         cfg.resume = True
         cfg.load_from = args.resume
+    elif cfg.get("load_from"):
+        check_checkpoint(cfg.load_from)
 
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
     runner.train()

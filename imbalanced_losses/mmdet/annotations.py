@@ -10,9 +10,9 @@ that is not a COCO-style annotation file gives a one-line ``ValueError`` naming 
 import json
 
 from ..class_balance import class_balanced_alpha
+from ..frequency_groups import FREQUENCY_GROUPS, frequency_group
 
 COUNTS = ("instances", "images")
-FREQUENCY_GROUPS = ("r", "c", "f")  # LVIS: 1-10, 11-100, > 100 training images
 
 
 def load_coco(ann_file):
@@ -91,7 +91,7 @@ def _groups(data, ann_file, categories):
         if bad:
             raise ValueError(f"{ann_file}: category 'frequency' must be one of {FREQUENCY_GROUPS}, got {bad[0]!r}")
     else:
-        groups = ["r" if n <= 10 else "c" if n <= 100 else "f" for n in _counts(data, ann_file, categories, "images")]
+        groups = [frequency_group(n) for n in _counts(data, ann_file, categories, "images")]
     return [(c["name"], g) for c, g in zip(categories, groups)]
 
 

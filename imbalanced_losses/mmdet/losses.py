@@ -9,7 +9,7 @@ from mmengine import dist as mmengine_dist
 from mmengine.registry import MODELS
 
 from ..distributed import Communicator
-from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, _check_weight, _softmax_focal_loss
+from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, _check_int, _focal_loss
 from .annotations import alpha_from_spec
 
 MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 1,
@@ -23,7 +23,8 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
 
     Takes every core argument plus ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size
     the classifier; only False makes sense for a softmax loss) and ``loss_name`` (mmseg's key for
-    the loss in the log, must start with ``loss_``); ``compile=True`` as in the core. ``alpha`` may also be
+    the loss in the log, must start with ``loss_``); ``backend``/``compile``/``sync_checks`` as in the core.
+    ``alpha`` may also be
     ``dict(type='class_balanced', ann_file=..., beta=..., mean=..., background_weight=...,
     classes=...)``: class-balanced factors computed from the training annotation file at build
     time, with the background weight at ``background_class`` (see ``annotations.alpha_from_spec``).
@@ -46,7 +47,7 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
 
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
                  background_class=0, gather_distributed=None, loss_weight=1.0, use_sigmoid=False,
-                 loss_name="loss_focal", compile=False):
+                 loss_name="loss_focal", backend="auto", compile=False, sync_checks=False):
         if use_sigmoid:
             raise ValueError("SoftmaxFocalLoss is a softmax loss: use_sigmoid must be False, got True "
                              "(use mmdet's FocalLoss for sigmoid classification)")
@@ -56,7 +57,8 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
             alpha = alpha_from_spec(alpha, background_class)
         super().__init__(alpha=alpha, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing,
                          ignore_index=ignore_index, background_class=background_class,
-                         gather_distributed=gather_distributed, compile=compile)
+                         gather_distributed=gather_distributed, backend=backend, compile=compile,
+                         sync_checks=sync_checks)
         self.use_sigmoid = False
         self.loss_weight = float(loss_weight)
         self._loss_name = loss_name
@@ -72,18 +74,12 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
             raise ValueError(f"reduction_override must be None or one of {REDUCTIONS}, got {reduction!r}")
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')
-        if ignore_index is None:
-            ignore_index = self.ignore_index
-        elif isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-            raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
-        if weight is not None:
-            _check_weight(weight, label, "label")  # before masked_fill, which would broadcast
-            label = label.masked_fill(weight == 0, ignore_index)
+        ignore_index = self.ignore_index if ignore_index is None else _check_int("ignore_index", ignore_index)
         local_mean = avg_factor is not None and reduction == "mean"
-        loss = _softmax_focal_loss(cls_score, label, self.alpha, self.gamma, "sum" if local_mean else reduction,
-                                   self.label_smoothing, ignore_index, self.background_class,
-                                   False if local_mean else self.gather_distributed, weight, MMENGINE,
-                                   compile=self.compile_kernels)
+        options = self._options(reduction="sum" if local_mean else reduction, ignore_index=ignore_index,
+                                gather_distributed=False if local_mean else self.gather_distributed)
+        loss = _focal_loss(cls_score, label, self.alpha, options, weight, MMENGINE, weight_zero_ignores=True,
+                           targets_name="label")
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss

@@ -12,7 +12,10 @@
   0.10.7 does not pass ``weights_only``, so its own checkpoints are refused (``Unsupported global
   ... HistoryBuffer``). We allow-list exactly the types mmengine writes into them, and in place
   of the builtin ``getattr`` a function that returns only HistoryBuffer's statistics methods;
-  everything else stays refused, so untrusted files are never unpickled freely.
+  everything else stays refused, so untrusted files are never unpickled freely. The named entry
+  (``(function, "builtins.getattr")``) needs torch >= 2.5; on older torch, loading a checkpoint
+  through the tools fails closed with a one-line error (never ``weights_only=False``), while
+  training from scratch works.
 """
 import datetime
 import os.path as osp
@@ -78,14 +81,33 @@ def mmengine_checkpoint_globals():
     ]
 
 
+MIN_TORCH_FOR_CHECKPOINTS = (2, 5)  # add_safe_globals with (function, name) entries
+
+
+def _torch_version():
+    return tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+
+
+def require_safe_checkpoint_loading(what):
+    """Exit with one line where this torch cannot load mmengine checkpoints weights-only."""
+    if _torch_version() < MIN_TORCH_FOR_CHECKPOINTS:
+        needed = ".".join(map(str, MIN_TORCH_FOR_CHECKPOINTS))
+        raise SystemExit(f"error: cannot load checkpoint {what}: loading mmengine checkpoints safely (weights only, "
+                         f"with an allow-list) needs torch >= {needed}, this is torch {torch.__version__}")
+
+
 def allow_mmengine_checkpoints():
-    """Let ``torch.load(weights_only=True)`` read checkpoints that mmengine's Runner wrote."""
-    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+    """Let ``torch.load(weights_only=True)`` read checkpoints that mmengine's Runner wrote (torch
+    >= 2.5; on older torch ``check_checkpoint`` refuses to load any)."""
+    if _torch_version() >= MIN_TORCH_FOR_CHECKPOINTS:
+        torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
 
 
 def check_checkpoint(path):
     """Load ``path`` as ``test.py``/``--resume`` will (weights only, our allow-list); exit with one
-    line naming the file if it is missing, truncated, not a checkpoint, or holds refused globals."""
+    line naming the file if it is missing, truncated, not a checkpoint, holds refused globals, or
+    this torch is too old to load it safely."""
+    require_safe_checkpoint_loading(path)
     allow_mmengine_checkpoints()
     try:
         with open(path, "rb") as f:
@@ -100,7 +122,7 @@ def check_checkpoint(path):
         text = str(error).split("WeightsUnpickler error:")[-1]
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-        raise SystemExit(f"error: cannot load checkpoint {path}: {reason}")
+        raise SystemExit(f"error: cannot load checkpoint {path}: {reason}") from None
     if not isinstance(state, dict):
         raise SystemExit(f"error: cannot load checkpoint {path}: it holds a {type(state).__name__}, "
                          "not a checkpoint (a dict with 'state_dict', or a state dict)")

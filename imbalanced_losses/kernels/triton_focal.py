@@ -1,0 +1,344 @@
+"""The Triton backend: the eager formulas (``eager.focal_rows`` / ``eager.focal_grad``) as two
+hand-written kernels, for CUDA tensors (and CPU tensors under ``TRITON_INTERPRET=1``).
+
+Layout. Logits (N, C) or (N, C, d1..dk) are viewed without a copy as (B, C, S): positions are
+(b, s) pairs, (N, C) becomes (1, C, N). One program handles BLOCK_S positions of one b and loops
+over the classes in blocks of BLOCK_C (one iteration where a row fits), keeping an online
+log-sum-exp, so C from 2 to beyond LVIS's 1204 needs no row-sized registers. The tile is
+[BLOCK_S, BLOCK_C]; which of its axes is contiguous in memory (the classes for (N, C) and
+channels-last, the positions for NCHW) is a compile-time flag, so either gives coalesced loads
+without a transposing copy.
+
+Forward kernel: per position the loss (or, for a reduced loss, per-program partial sums of the
+loss and of the two counts), and for the backward four float32 numbers: log-sum-exp and the
+coefficients a, c, t of the gradient ``a * softmax(x) + c`` with the target column ``t``.
+Targets outside [0, C) that are not ``ignore_index`` count as ignored and are written to a device
+flag (``device_checks``), as are negative or non-finite alpha values a valid target selects:
+no host sync. Finish kernel: the partial sums to (total, counts). Backward kernel: the gradient in
+one pass, in the input dtype.
+
+Compute is float32 (float64 input is refused: use the eager or compile backend); half inputs
+are read as they are and the gradient written in their dtype.
+"""
+import math
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+from . import device_checks
+
+INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+MIN_TRITON = (3, 0)
+WIDE_OFFSETS_FROM = 2**31  # element offsets this large need int64 arithmetic in the kernels
+CHECKS_TARGETS = True  # the forward kernel flags bad targets and alpha values (device_checks)
+launches = 0  # kernel launches so far, so that tests can tell this backend ran
+
+
+def _version(text):
+    return tuple(int(part) for part in text.split("+")[0].split(".")[:2] if part.isdigit())
+
+
+def unavailable_reason(logits):
+    """Why this backend cannot run on these logits, or None."""
+    if _version(triton.__version__) < MIN_TRITON:
+        return f"Triton {triton.__version__} is installed; these kernels need Triton >= 3.0"
+    if logits.dtype not in DTYPES:
+        return (f"it computes in float32 and takes float32, float16 or bfloat16 logits, got {logits.dtype} "
+                "(use backend='eager' or 'compile')")
+    if logits.device.type != "cuda" and not INTERPRETED:
+        return f"logits are on {logits.device}: it needs CUDA tensors (or TRITON_INTERPRET=1 for Triton's interpreter)"
+    return None
+
+
+@triton.jit
+def _expm1(x):
+    """exp(x) - 1 without cancellation near 0 (Kahan's trick; Triton has no expm1)."""
+    u = tl.exp(x)
+    um1 = u - 1.0
+    ratio = um1 * x / tl.log(u)
+    return tl.where(u == 1.0, x, tl.where(um1 == -1.0, -1.0, ratio))
+
+
+@triton.jit
+def _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr):
+    """Element offset of each position's class 0; int64 only where the logits span 2**31 elements."""
+    if WIDE:
+        b = b.to(tl.int64)
+        s = s.to(tl.int64)
+    if POSITION_CONTIGUOUS:  # a literal 1 lets the compiler see the contiguity (and vectorise)
+        offset = s
+    else:
+        offset = s * stride_s
+    return b * stride_b + offset
+
+
+@triton.jit
+def _class_offsets(c, stride_c, CLASS_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr):
+    if WIDE:
+        c = c.to(tl.int64)
+    if CLASS_CONTIGUOUS:
+        offset = c
+    else:
+        offset = c * stride_c
+    return offset
+
+
+@triton.jit
+def _focal_forward_kernel(
+        logits_ptr, targets_ptr, alpha_ptr, weight_ptr, loss_ptr, partial_ptr, saved_ptr, flags_ptr,
+        S, C, num_s_blocks, stride_b, stride_s, stride_c, stride_tb, stride_ts,
+        gamma, eps, ignore_index, background_class,
+        HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, WITH_GRAD: tl.constexpr,
+        REDUCE: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr, POSITION_CONTIGUOUS: tl.constexpr,
+        WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
+    pid = tl.program_id(0)
+    b = pid // num_s_blocks
+    s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
+    s_mask = s < S
+    rows = _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS, WIDE)
+    position = b.to(tl.int64) * S + s  # index into the per-position outputs, laid out (B, S)
+
+    # Targets of any integer dtype; anything outside [0, C) that is not ignore_index is flagged.
+    t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
+                other=ignore_index).to(tl.int64)
+    in_range = (t >= 0) & (t < C)
+    not_ignored = t != ignore_index
+    valid = s_mask & in_range & not_ignored
+    bad = s_mask & not_ignored & (~in_range)
+    tl.store(flags_ptr + tl.zeros_like(t), 1, mask=bad)
+    tl.store(flags_ptr + 1 + tl.zeros_like(t), t, mask=bad)
+    t_safe = tl.where(valid, t, 0)
+
+    # Online log-sum-exp over class blocks (one block where the row fits).
+    m = tl.full([BLOCK_S], float("-inf"), tl.float32)
+    total = tl.zeros([BLOCK_S], tl.float32)
+    sum_x = tl.zeros([BLOCK_S], tl.float32)
+    for c0 in range(0, C, BLOCK_C):
+        c = c0 + tl.arange(0, BLOCK_C)
+        mask = s_mask[:, None] & (c < C)[None, :]
+        offsets = rows[:, None] + _class_offsets(c, stride_c, CLASS_CONTIGUOUS, WIDE)[None, :]
+        x = tl.load(logits_ptr + offsets, mask=mask, other=float("-inf")).to(tl.float32)
+        m_new = tl.maximum(m, tl.max(x, 1))
+        shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows past S: keep exp() away from -inf - -inf
+        total = total * tl.exp(m - shift) + tl.sum(tl.exp(x - shift[:, None]), 1)
+        if SMOOTHING:
+            sum_x += tl.sum(tl.where(mask, x, 0.0), 1)
+        m = m_new
+    lse = m + tl.log(total)
+
+    x_t = tl.load(logits_ptr + rows + _class_offsets(t_safe, stride_c, CLASS_CONTIGUOUS, WIDE), mask=valid,
+                  other=0.0).to(tl.float32)
+    log_p_t = tl.where(valid, x_t - lse, 0.0)
+    if SMOOTHING:
+        ce = -(1.0 - eps) * log_p_t - (eps / C) * (sum_x - C * lse)  # sum_c log p_c = sum_x - C * lse
+    else:
+        ce = -log_p_t
+    q = tl.maximum(-_expm1(log_p_t), 0.0)  # 1 - p_t, accurate when p_t is close to 1
+    focal = tl.where(q > 0.0, tl.exp2(gamma * tl.log2(q)), tl.where(gamma == 0.0, 1.0, 0.0))  # q ** gamma
+
+    w = valid.to(tl.float32)
+    if HAS_ALPHA:
+        a = tl.load(alpha_ptr + t_safe, mask=valid, other=0.0).to(tl.float32)
+        bad_alpha = valid & ~((a >= 0.0) & (a < float("inf")))  # also NaN
+        tl.store(flags_ptr + 2 + tl.zeros_like(t), 1, mask=bad_alpha)
+        tl.store(flags_ptr + 3 + tl.zeros_like(t), t_safe, mask=bad_alpha)
+        w = tl.where(bad_alpha, 0.0, w * a)
+    if HAS_WEIGHT:
+        w = w * tl.load(weight_ptr + position, mask=valid, other=0.0).to(tl.float32)
+    weighted_focal = w * focal
+    loss = tl.where(valid, weighted_focal * ce, 0.0)
+
+    if REDUCE:
+        tl.store(partial_ptr + 3 * pid, tl.sum(loss, 0))
+        tl.store(partial_ptr + 3 * pid + 1, tl.sum(valid.to(tl.float32), 0))
+        tl.store(partial_ptr + 3 * pid + 2, tl.sum((valid & (t != background_class)).to(tl.float32), 0))
+    else:
+        tl.store(loss_ptr + position, loss, mask=s_mask)
+    if WITH_GRAD:
+        p_t = tl.exp(log_p_t)  # not 1 - q: that loses p_t's relative precision where p_t is tiny
+        # gamma * q^(gamma-1) written as focal / q: where q == 0, focal == 0 (or gamma == 0) and so is g.
+        g = gamma * p_t * ce * focal / tl.maximum(q, 1.1754943508222875e-38)
+        coef_p = tl.where(valid, w * (focal + g), 0.0)
+        coef_target = tl.where(valid, weighted_focal * (eps * (1.0 - 1.0 / C) - q - gamma * p_t * ce), 0.0)
+        plane = (tl.num_programs(0) // num_s_blocks).to(tl.int64) * S  # saved: (4, B * S) planes
+        tl.store(saved_ptr + position, lse, mask=s_mask)  # also where ignored: exp(x - lse) stays <= 1
+        tl.store(saved_ptr + plane + position, coef_p, mask=s_mask)
+        if SMOOTHING:
+            tl.store(saved_ptr + 2 * plane + position, tl.where(valid, weighted_focal * (-eps / C), 0.0), mask=s_mask)
+        tl.store(saved_ptr + 3 * plane + position, coef_target, mask=s_mask)
+
+
+@triton.jit
+def _finish_kernel(partial_ptr, total_ptr, counts_ptr, num_partials, BLOCK: tl.constexpr):
+    """Sum the per-program (loss, valid, positive) partials into total and counts = (valid, positive)."""
+    acc_loss = tl.zeros([BLOCK], tl.float32)
+    acc_valid = tl.zeros([BLOCK], tl.float32)
+    acc_positive = tl.zeros([BLOCK], tl.float32)
+    for start in range(0, num_partials, BLOCK):
+        i = start + tl.arange(0, BLOCK)
+        mask = i < num_partials
+        acc_loss += tl.load(partial_ptr + 3 * i, mask=mask, other=0.0)
+        acc_valid += tl.load(partial_ptr + 3 * i + 1, mask=mask, other=0.0)
+        acc_positive += tl.load(partial_ptr + 3 * i + 2, mask=mask, other=0.0)
+    tl.store(total_ptr, tl.sum(acc_loss, 0))
+    tl.store(counts_ptr, tl.sum(acc_valid, 0))
+    tl.store(counts_ptr + 1, tl.sum(acc_positive, 0))
+
+
+@triton.jit
+def _focal_backward_kernel(
+        logits_ptr, grad_ptr, targets_ptr, saved_ptr, grad_loss_ptr,
+        S, C, num_s_blocks, stride_b, stride_s, stride_c, stride_tb, stride_ts, upstream_stride_b, upstream_stride_s,
+        ignore_index,
+        SMOOTHING: tl.constexpr, SCALAR_GRAD: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr,
+        POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
+    pid = tl.program_id(0)
+    b = pid // num_s_blocks
+    s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
+    s_mask = s < S
+    rows = _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS, WIDE)
+    position = b.to(tl.int64) * S + s
+    plane = (tl.num_programs(0) // num_s_blocks).to(tl.int64) * S
+
+    t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
+                other=ignore_index).to(tl.int64)
+    t = tl.where((t >= 0) & (t < C) & (t != ignore_index), t, -1)  # -1 matches no column
+    if SCALAR_GRAD:
+        upstream = tl.load(grad_loss_ptr).to(tl.float32)
+    else:
+        upstream = tl.load(grad_loss_ptr + b.to(tl.int64) * upstream_stride_b + s.to(tl.int64) * upstream_stride_s,
+                           mask=s_mask, other=0.0).to(tl.float32)
+    lse = tl.load(saved_ptr + position, mask=s_mask, other=0.0)
+    coef_p = upstream * tl.load(saved_ptr + plane + position, mask=s_mask, other=0.0)
+    if SMOOTHING:
+        coef_const = upstream * tl.load(saved_ptr + 2 * plane + position, mask=s_mask, other=0.0)
+    else:
+        coef_const = tl.zeros([BLOCK_S], tl.float32)
+    coef_target = upstream * tl.load(saved_ptr + 3 * plane + position, mask=s_mask, other=0.0)
+
+    for c0 in range(0, C, BLOCK_C):
+        c = c0 + tl.arange(0, BLOCK_C)
+        mask = s_mask[:, None] & (c < C)[None, :]
+        offsets = rows[:, None] + _class_offsets(c, stride_c, CLASS_CONTIGUOUS, WIDE)[None, :]
+        x = tl.load(logits_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
+        grad = coef_p[:, None] * tl.exp(x - lse[:, None]) + coef_const[:, None]
+        grad = tl.where(c[None, :] == t[:, None], coef_target[:, None], grad)
+        tl.store(grad_ptr + offsets, grad.to(grad_ptr.dtype.element_ty), mask=mask)
+
+
+def _tiles(num_classes, position_contiguous):
+    """(BLOCK_S, BLOCK_C, num_warps): about 4096 elements a tile, the contiguous axis the long one."""
+    c_pow2 = triton.next_power_of_2(num_classes)
+    if position_contiguous:
+        block_c = min(c_pow2, 32)
+        block_s = 4096 // block_c
+    else:
+        block_c = min(c_pow2, 4096)
+        block_s = max(1, 4096 // block_c)
+    return block_s, block_c, 4 if block_s * block_c <= 2048 else 8
+
+
+def _as_bcs(tensor):
+    """``tensor`` (N, C, d1..dk) as a (B, C, S) view, (N, C) as (1, C, N); None where only a copy would do."""
+    if tensor.dim() == 2:
+        return tensor.t().unsqueeze(0)
+    try:
+        return tensor.view(tensor.shape[0], tensor.shape[1], math.prod(tensor.shape[2:]))
+    except RuntimeError:  # strides that do not merge: the caller makes the logits contiguous
+        return None
+
+
+def _per_position(tensor, logits_dim):
+    """A tensor shaped like the targets as (B, S), matching ``_as_bcs`` (reshape may copy: read-only uses)."""
+    return tensor.reshape(1, -1) if logits_dim == 2 else tensor.reshape(tensor.shape[0], math.prod(tensor.shape[1:]))
+
+
+class _Launch:
+    """Grid, tiles and layout flags of one (B, C, S) view."""
+
+    def __init__(self, view):
+        self.view = view
+        self.num_b, self.num_classes, self.num_s = view.shape
+        _, stride_c, stride_s = view.stride()
+        self.class_contiguous = stride_c == 1 or self.num_classes == 1
+        self.position_contiguous = not self.class_contiguous and (stride_s == 1 or self.num_s == 1)
+        self.block_s, self.block_c, self.num_warps = _tiles(self.num_classes, self.position_contiguous)
+        # int32 offsets unless the elements the view can address reach 2**31 (strides included)
+        span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
+        self.wide = span + self.block_s * max(stride_s, 1) + self.block_c * max(stride_c, 1) >= WIDE_OFFSETS_FROM
+        self.num_s_blocks = triton.cdiv(self.num_s, self.block_s)
+        self.grid = (self.num_b * self.num_s_blocks,)
+
+    def shape_args(self):
+        view = self.view
+        return (self.num_s, self.num_classes, self.num_s_blocks, view.stride(0), view.stride(2), view.stride(1))
+
+    def constexprs(self):
+        return dict(CLASS_CONTIGUOUS=self.class_contiguous, POSITION_CONTIGUOUS=self.position_contiguous,
+                    WIDE=self.wide, BLOCK_S=self.block_s, BLOCK_C=self.block_c, num_warps=self.num_warps)
+
+
+def forward(logits, targets, alpha, weight, params, reduce, with_grad):
+    global launches
+    view = _as_bcs(logits)
+    if view is None:
+        logits = logits.contiguous()
+        view = _as_bcs(logits)
+    launch = _Launch(view)
+    device = logits.device
+    targets_bs = _per_position(targets, logits.dim())
+    if weight is not None:
+        weight = _per_position(weight.detach(), logits.dim()).contiguous()
+        weight = weight if weight.is_floating_point() else weight.float()
+    smoothing = params.label_smoothing != 0
+    flags = device_checks.flags(device)
+    loss = partial = saved = None
+    if reduce:
+        partial = torch.empty((max(launch.grid[0], 1), 3), dtype=torch.float32, device=device)
+    else:
+        loss = torch.empty(targets.shape, dtype=torch.float32, device=device)
+    if with_grad:
+        saved = torch.empty((4, launch.num_b * launch.num_s), dtype=torch.float32, device=device)
+    if launch.grid[0]:
+        # ``flags`` stands in for the pointers that a constexpr switches off (never dereferenced).
+        _focal_forward_kernel[launch.grid](
+            view, targets_bs, flags if alpha is None else alpha, flags if weight is None else weight,
+            flags if loss is None else loss, flags if partial is None else partial, flags if saved is None else saved,
+            flags, *launch.shape_args(), targets_bs.stride(0), targets_bs.stride(1),
+            float(params.gamma), float(params.label_smoothing), int(params.ignore_index), int(params.background_class),
+            HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SMOOTHING=smoothing, WITH_GRAD=with_grad,
+            REDUCE=reduce, **launch.constexprs())
+        launches += 1
+    count = None
+    if reduce:
+        loss = torch.zeros((), dtype=torch.float32, device=device)
+        count = torch.zeros(2, dtype=torch.float32, device=device)
+        if launch.grid[0]:
+            _finish_kernel[(1,)](partial, loss, count, launch.grid[0], BLOCK=1024, num_warps=4)
+            launches += 1
+    return loss, count, (saved, targets_bs, smoothing, params.ignore_index)
+
+
+def backward(logits, saved, grad_loss):
+    global launches
+    saved_tensor, targets_bs, smoothing, ignore_index = saved
+    view = _as_bcs(logits)
+    grad = torch.empty_like(logits)
+    if view is None or grad.stride() != logits.stride():  # not dense: compute on a contiguous copy
+        logits = logits.contiguous()
+        view = _as_bcs(logits)
+        grad = torch.empty_like(logits)
+    launch = _Launch(view)
+    scalar = grad_loss.dim() == 0
+    upstream = grad_loss if scalar else _per_position(grad_loss, logits.dim())
+    if launch.grid[0]:
+        _focal_backward_kernel[launch.grid](
+            view, _as_bcs(grad), targets_bs, saved_tensor, upstream, *launch.shape_args(),
+            targets_bs.stride(0), targets_bs.stride(1), 0 if scalar else upstream.stride(0),
+            0 if scalar else upstream.stride(1), int(ignore_index),
+            SMOOTHING=smoothing, SCALAR_GRAD=scalar, **launch.constexprs())
+        launches += 1
+    return grad

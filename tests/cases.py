@@ -1,0 +1,53 @@
+"""Shared test helpers: random cases of every option and the check against the float64 reference."""
+import random
+
+import torch
+
+from imbalanced_losses import softmax_focal_loss
+from reference import reference_focal_loss
+
+REDUCTIONS = ["none", "sum", "mean", "mean_positive"]
+
+
+def random_case(seed):
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    num_classes = rng.choice([1, 2, 3, 7, 20])
+    spatial = rng.choice([(), (5,), (3, 4), (2, 3, 2)])
+    n = rng.choice([1, 4, 13])
+    logits = torch.randn((n, num_classes) + spatial, generator=gen) * rng.choice([0.5, 3.0, 10.0])
+    ignore_index = rng.choice([-100, 255, 0])
+    targets = torch.randint(0, num_classes, (n,) + spatial, generator=gen)
+    targets[torch.rand(targets.shape, generator=gen) < 0.2] = ignore_index
+    options = dict(
+        gamma=rng.choice([0.0, 0.3, 0.5, 1.0, 2.0, 3.7]),
+        alpha=rng.choice([None, (torch.rand(num_classes, generator=gen) + 0.1).tolist()]),
+        label_smoothing=rng.choice([0.0, 0.1, 0.35]),
+        ignore_index=ignore_index,
+        background_class=rng.randrange(num_classes),
+    )
+    if rng.random() < 0.3:  # per-position factors (drawn last: the cases above stay as they were)
+        options["weight"] = torch.rand(targets.shape, generator=gen) * 2
+    return logits, targets, options
+
+
+# Where backend='triton' runs in the tests: a GPU, or Triton's interpreter on CPU (conftest.py).
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_against_reference(logits, targets, reduction, options, rtol, atol, backend="eager", device="cpu"):
+    """atol is relative to the largest reference magnitude: float32 log_softmax itself has an
+    absolute error of about 1e-7 in log p_t, which F.cross_entropy shares."""
+    gen = torch.Generator().manual_seed(1)
+    x = logits.clone().to(device).requires_grad_()
+    on_device = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in options.items()}
+    value = softmax_focal_loss(x, targets.to(device), reduction=reduction, backend=backend, **on_device)
+    ref, ref_x = reference_focal_loss(logits, targets, reduction=reduction, **options)
+    upstream = torch.rand(ref.shape, generator=gen, dtype=torch.float64)  # exercises per-position grads
+    (value * upstream.to(value.dtype).to(device)).sum().backward()
+    (ref * upstream).sum().backward()
+    assert value.shape == ref.shape
+    scale = 1 + ref.detach().abs().max().item() if ref.numel() else 1
+    torch.testing.assert_close(value.double().cpu(), ref.detach(), rtol=rtol, atol=atol * scale)
+    grad_scale = 1 + ref_x.grad.abs().max().item() if ref_x.numel() else 1
+    torch.testing.assert_close(x.grad.double().cpu(), ref_x.grad, rtol=rtol, atol=atol * grad_scale)
