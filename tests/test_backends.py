@@ -134,6 +134,44 @@ def test_triton_int64_offsets_give_the_same_result(monkeypatch, shape):
     torch.testing.assert_close(wide, narrow, rtol=0, atol=0)
 
 
+class FakeAutotuner:
+    """Stands in for ``triton.autotune`` (which needs a GPU to time configs): runs the config at
+    ``pick`` of the candidates through the interpreter, as the real one runs the fastest."""
+
+    def __init__(self, kernel, configs, key, pick):
+        self.kernel, self.configs, self.key, self.pick = kernel, configs, key, pick
+        self.best_config = None
+
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            self.best_config = config = self.configs[self.pick % len(self.configs)]
+            meta = dict(kwargs, **config.kwargs)
+            self.kernel[grid(meta)](*args, **kwargs, **config.kwargs, num_warps=config.num_warps)
+        return launch
+
+
+@needs_triton
+@pytest.mark.parametrize("pick", [0, 1, -1])
+@pytest.mark.parametrize("shape", [(300, 81), (2, 19, 6, 7), (5, 1300)])
+def test_triton_autotuned_launch_gives_the_same_result(monkeypatch, pick, shape):
+    """The CUDA path picks its tiles by autotuning: whichever candidate wins, the grid, the partial
+    sums and the result must not change."""
+    gen = torch.Generator().manual_seed(11)
+    logits = torch.randn(shape, generator=gen)
+    targets = torch.randint(0, shape[1], shape[:1] + shape[2:], generator=gen)
+    options = dict(FULL_OPTIONS, alpha=torch.rand(shape[1], generator=gen), reduction="mean_positive")
+    expected = _run("triton", logits, targets, TRITON_DEVICE, **options)
+    monkeypatch.setattr(triton_focal, "AUTOTUNE", True)
+    monkeypatch.setattr(triton_focal, "_tuned", {})
+    monkeypatch.setattr(triton_focal.triton, "autotune",
+                        lambda configs, key: lambda kernel: FakeAutotuner(kernel, configs, key, pick))
+    tuned = _run("triton", logits, targets, TRITON_DEVICE, **options)
+    torch.testing.assert_close(tuned, expected, rtol=1e-6, atol=1e-7)
+    candidates = triton_focal._candidate_tiles(shape[1], len(shape) > 2)
+    assert len(triton_focal._tuned) == 2 and len(candidates) > 1
+    assert all(t.key and "S" not in t.key and len(t.configs) == len(candidates) for t in triton_focal._tuned.values())
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])

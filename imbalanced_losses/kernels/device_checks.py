@@ -67,7 +67,7 @@ def after_call(device, num_classes, ignore_index):
     state.context = f"C = {num_classes} and ignore_index = {ignore_index} in the latest call"
     if state.on_cuda:
         state.host.copy_(state.flags, non_blocking=True)
-        state.event.record()
+        state.event.record(torch.cuda.current_stream(device))
         state.recorded = True
 
 

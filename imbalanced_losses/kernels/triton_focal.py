@@ -89,12 +89,13 @@ def _class_offsets(c, stride_c, CLASS_CONTIGUOUS: tl.constexpr, WIDE: tl.constex
 @triton.jit
 def _focal_forward_kernel(
         logits_ptr, targets_ptr, alpha_ptr, weight_ptr, loss_ptr, partial_ptr, saved_ptr, flags_ptr,
-        S, C, num_s_blocks, stride_b, stride_s, stride_c, stride_tb, stride_ts,
+        S, C, P, stride_b, stride_s, stride_c, stride_tb, stride_ts,
         gamma, eps, ignore_index, background_class,
         HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, WITH_GRAD: tl.constexpr,
         REDUCE: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr, POSITION_CONTIGUOUS: tl.constexpr,
         WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
     pid = tl.program_id(0)
+    num_s_blocks = tl.cdiv(S, BLOCK_S)
     b = pid // num_s_blocks
     s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
     s_mask = s < S
@@ -163,7 +164,7 @@ def _focal_forward_kernel(
         g = gamma * p_t * ce * focal / tl.maximum(q, 1.1754943508222875e-38)
         coef_p = tl.where(valid, w * (focal + g), 0.0)
         coef_target = tl.where(valid, weighted_focal * (eps * (1.0 - 1.0 / C) - q - gamma * p_t * ce), 0.0)
-        plane = (tl.num_programs(0) // num_s_blocks).to(tl.int64) * S  # saved: (4, B * S) planes
+        plane = P  # saved is (4, P): P = B * S positions (int64 where large; no .to(): an arg == 1 is a constexpr)
         tl.store(saved_ptr + position, lse, mask=s_mask)  # also where ignored: exp(x - lse) stays <= 1
         tl.store(saved_ptr + plane + position, coef_p, mask=s_mask)
         if SMOOTHING:
@@ -191,17 +192,18 @@ def _finish_kernel(partial_ptr, total_ptr, counts_ptr, num_partials, BLOCK: tl.c
 @triton.jit
 def _focal_backward_kernel(
         logits_ptr, grad_ptr, targets_ptr, saved_ptr, grad_loss_ptr,
-        S, C, num_s_blocks, stride_b, stride_s, stride_c, stride_tb, stride_ts, upstream_stride_b, upstream_stride_s,
+        S, C, P, stride_b, stride_s, stride_c, stride_tb, stride_ts, upstream_stride_b, upstream_stride_s,
         ignore_index,
         SMOOTHING: tl.constexpr, SCALAR_GRAD: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr,
         POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
     pid = tl.program_id(0)
+    num_s_blocks = tl.cdiv(S, BLOCK_S)
     b = pid // num_s_blocks
     s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
     s_mask = s < S
     rows = _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS, WIDE)
     position = b.to(tl.int64) * S + s
-    plane = (tl.num_programs(0) // num_s_blocks).to(tl.int64) * S
+    plane = P
 
     t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
                 other=ignore_index).to(tl.int64)
@@ -230,7 +232,8 @@ def _focal_backward_kernel(
 
 
 def _tiles(num_classes, position_contiguous):
-    """(BLOCK_S, BLOCK_C, num_warps): about 4096 elements a tile, the contiguous axis the long one."""
+    """The default (BLOCK_S, BLOCK_C, num_warps): about 4096 elements a tile, the contiguous axis the
+    long one. Used under the interpreter, and on CUDA where autotuning is off."""
     c_pow2 = triton.next_power_of_2(num_classes)
     if position_contiguous:
         block_c = min(c_pow2, 32)
@@ -239,6 +242,39 @@ def _tiles(num_classes, position_contiguous):
         block_c = min(c_pow2, 4096)
         block_s = max(1, 4096 // block_c)
     return block_s, block_c, 4 if block_s * block_c <= 2048 else 8
+
+
+def _candidate_tiles(num_classes, position_contiguous):
+    """The tiles autotuning tries on CUDA (the default among them): a few tile sizes and warp
+    counts, and for long rows a class block that loops as well as one that holds the row."""
+    c_pow2 = triton.next_power_of_2(num_classes)
+    tiles = {_tiles(num_classes, position_contiguous)}
+    if position_contiguous:
+        for block_c in {min(c_pow2, 16), min(c_pow2, 32)}:
+            for block_s in (128, 256, 512):
+                tiles.update((block_s, block_c, warps) for warps in (4, 8) if block_s * block_c <= 8192)
+    else:
+        for block_c in {min(c_pow2, 4096), min(c_pow2, 1024)}:
+            for size in (2048, 8192):
+                block_s = max(1, size // block_c)
+                tiles.update((block_s, block_c, warps) for warps in (4, 8))
+    return sorted(tiles)
+
+
+AUTOTUNE = not INTERPRETED and os.environ.get("IMBALANCED_LOSSES_TRITON_AUTOTUNE", "1") != "0"
+_TUNING_KEY = ["C", "CLASS_CONTIGUOUS", "POSITION_CONTIGUOUS", "WIDE", "HAS_ALPHA", "HAS_WEIGHT", "SMOOTHING",
+               "WITH_GRAD", "REDUCE", "SCALAR_GRAD"]  # not S: a new number of positions does not re-tune
+_tuned = {}
+
+
+def _tuned_kernel(kernel, tiles):
+    """``kernel`` autotuned over ``tiles`` (one Autotuner per kernel and candidate list)."""
+    key = (kernel.fn.__name__, tuple(tiles))
+    if key not in _tuned:
+        configs = [triton.Config({"BLOCK_S": s, "BLOCK_C": c}, num_warps=w) for s, c, w in tiles]
+        arg_names = set(kernel.arg_names)
+        _tuned[key] = triton.autotune(configs=configs, key=[k for k in _TUNING_KEY if k in arg_names])(kernel)
+    return _tuned[key]
 
 
 def _as_bcs(tensor):
@@ -257,7 +293,7 @@ def _per_position(tensor, logits_dim):
 
 
 class _Launch:
-    """Grid, tiles and layout flags of one (B, C, S) view."""
+    """Layout flags and tiles of one (B, C, S) view, and the launch of a kernel over it."""
 
     def __init__(self, view):
         self.view = view
@@ -265,20 +301,37 @@ class _Launch:
         _, stride_c, stride_s = view.stride()
         self.class_contiguous = stride_c == 1 or self.num_classes == 1
         self.position_contiguous = not self.class_contiguous and (stride_s == 1 or self.num_s == 1)
-        self.block_s, self.block_c, self.num_warps = _tiles(self.num_classes, self.position_contiguous)
-        # int32 offsets unless the elements the view can address reach 2**31 (strides included)
+        self.tiles = _candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else [
+            _tiles(self.num_classes, self.position_contiguous)]
+        # int32 offsets unless the elements the view can address reach 2**31 (strides and tiles included)
         span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
-        self.wide = span + self.block_s * max(stride_s, 1) + self.block_c * max(stride_c, 1) >= WIDE_OFFSETS_FROM
-        self.num_s_blocks = triton.cdiv(self.num_s, self.block_s)
-        self.grid = (self.num_b * self.num_s_blocks,)
+        largest_s = max(s for s, _, _ in self.tiles)
+        largest_c = max(c for _, c, _ in self.tiles)
+        self.wide = span + largest_s * max(stride_s, 1) + largest_c * max(stride_c, 1) >= WIDE_OFFSETS_FROM
+        self.max_programs = self.programs(min(s for s, _, _ in self.tiles))
 
-    def shape_args(self):
+    def programs(self, block_s):
+        return self.num_b * triton.cdiv(self.num_s, block_s)
+
+    def run(self, kernel, pointers, scalars, **constexprs):
+        """Launch ``kernel(*pointers, <shape and strides of the view>, *scalars)`` over every position;
+        returns the number of programs that ran."""
+        global launches
+        if not self.max_programs:
+            return 0
         view = self.view
-        return (self.num_s, self.num_classes, self.num_s_blocks, view.stride(0), view.stride(2), view.stride(1))
-
-    def constexprs(self):
-        return dict(CLASS_CONTIGUOUS=self.class_contiguous, POSITION_CONTIGUOUS=self.position_contiguous,
-                    WIDE=self.wide, BLOCK_S=self.block_s, BLOCK_C=self.block_c, num_warps=self.num_warps)
+        args = pointers + (self.num_s, self.num_classes, self.num_b * self.num_s, view.stride(0), view.stride(2),
+                           view.stride(1)) + scalars
+        constexprs.update(CLASS_CONTIGUOUS=self.class_contiguous, POSITION_CONTIGUOUS=self.position_contiguous,
+                          WIDE=self.wide)
+        launches += 1
+        if AUTOTUNE:
+            tuned = _tuned_kernel(kernel, self.tiles)
+            tuned[lambda meta: (self.programs(meta["BLOCK_S"]),)](*args, **constexprs)
+            return self.programs(tuned.best_config.kwargs["BLOCK_S"])
+        block_s, block_c, num_warps = self.tiles[0]
+        kernel[(self.programs(block_s),)](*args, **constexprs, BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps)
+        return self.programs(block_s)
 
 
 def forward(logits, targets, alpha, weight, params, reduce, with_grad):
@@ -297,33 +350,32 @@ def forward(logits, targets, alpha, weight, params, reduce, with_grad):
     flags = device_checks.flags(device)
     loss = partial = saved = None
     if reduce:
-        partial = torch.empty((max(launch.grid[0], 1), 3), dtype=torch.float32, device=device)
+        partial = torch.empty((max(launch.max_programs, 1), 3), dtype=torch.float32, device=device)
     else:
         loss = torch.empty(targets.shape, dtype=torch.float32, device=device)
     if with_grad:
         saved = torch.empty((4, launch.num_b * launch.num_s), dtype=torch.float32, device=device)
-    if launch.grid[0]:
-        # ``flags`` stands in for the pointers that a constexpr switches off (never dereferenced).
-        _focal_forward_kernel[launch.grid](
-            view, targets_bs, flags if alpha is None else alpha, flags if weight is None else weight,
-            flags if loss is None else loss, flags if partial is None else partial, flags if saved is None else saved,
-            flags, *launch.shape_args(), targets_bs.stride(0), targets_bs.stride(1),
-            float(params.gamma), float(params.label_smoothing), int(params.ignore_index), int(params.background_class),
-            HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SMOOTHING=smoothing, WITH_GRAD=with_grad,
-            REDUCE=reduce, **launch.constexprs())
-        launches += 1
+    # ``flags`` stands in for the pointers that a constexpr switches off (never dereferenced).
+    programs = launch.run(
+        _focal_forward_kernel,
+        (view, targets_bs, flags if alpha is None else alpha, flags if weight is None else weight,
+         flags if loss is None else loss, flags if partial is None else partial, flags if saved is None else saved,
+         flags),
+        (targets_bs.stride(0), targets_bs.stride(1), float(params.gamma), float(params.label_smoothing),
+         int(params.ignore_index), int(params.background_class)),
+        HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SMOOTHING=smoothing, WITH_GRAD=with_grad,
+        REDUCE=reduce)
     count = None
     if reduce:
-        loss = torch.zeros((), dtype=torch.float32, device=device)
-        count = torch.zeros(2, dtype=torch.float32, device=device)
-        if launch.grid[0]:
-            _finish_kernel[(1,)](partial, loss, count, launch.grid[0], BLOCK=1024, num_warps=4)
+        new = torch.empty if programs else torch.zeros  # the finish kernel writes them (no fill kernels)
+        loss, count = new((), dtype=torch.float32, device=device), new(2, dtype=torch.float32, device=device)
+        if programs:
+            _finish_kernel[(1,)](partial, loss, count, programs, BLOCK=1024, num_warps=4)
             launches += 1
     return loss, count, (saved, targets_bs, smoothing, params.ignore_index)
 
 
 def backward(logits, saved, grad_loss):
-    global launches
     saved_tensor, targets_bs, smoothing, ignore_index = saved
     view = _as_bcs(logits)
     grad = torch.empty_like(logits)
@@ -334,11 +386,9 @@ def backward(logits, saved, grad_loss):
     launch = _Launch(view)
     scalar = grad_loss.dim() == 0
     upstream = grad_loss if scalar else _per_position(grad_loss, logits.dim())
-    if launch.grid[0]:
-        _focal_backward_kernel[launch.grid](
-            view, _as_bcs(grad), targets_bs, saved_tensor, upstream, *launch.shape_args(),
-            targets_bs.stride(0), targets_bs.stride(1), 0 if scalar else upstream.stride(0),
-            0 if scalar else upstream.stride(1), int(ignore_index),
-            SMOOTHING=smoothing, SCALAR_GRAD=scalar, **launch.constexprs())
-        launches += 1
+    launch.run(
+        _focal_backward_kernel, (view, _as_bcs(grad), targets_bs, saved_tensor, upstream),
+        (targets_bs.stride(0), targets_bs.stride(1), 0 if scalar else upstream.stride(0),
+         0 if scalar else upstream.stride(1), int(ignore_index)),
+        SMOOTHING=smoothing, SCALAR_GRAD=scalar)
     return grad
