@@ -226,8 +226,8 @@ def test_class_balanced_config_trains_a_step_on_the_longtail_profile(longtail):
 
 
 def test_run_study_quick_smoke_test(tmp_path):
-    """Every variant of both families trains 2 iterations and is evaluated, then is timed; the report and
-    plots of each family are written."""
+    """Every variant of the three families trains 2 iterations and is evaluated, then is timed; the
+    report and plots of each family are written."""
     result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_study.py"), "--quick", "--timing", "1"],
                             capture_output=True, text=True, timeout=900, cwd=str(tmp_path),
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -239,18 +239,31 @@ def test_run_study_quick_smoke_test(tmp_path):
     one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"]
     two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
                  "frcnn-softmax-focal-prior"]
-    assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage)
+    segmentation = ["seg-ce", "seg-ce-dice", "seg-focal", "seg-focal-cb"]
+    assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage + segmentation)
     for run in runs:
         record = json.load(open(os.path.join(out, "runs", run)))
+        assert record["iteration_seconds"] > 0 and record["loss_curve"]
+        if run.startswith("seg-"):
+            assert set(record["metrics"]) == {"mIoU", "mIoU_r", "mIoU_c", "mIoU_f", "aAcc", "mAcc"}
+            assert len(record["per_class_IoU"]) == 13 and set(record["classes"]) == set(record["per_class_IoU"])
+            assert all(p["decode"] > 0 and p["aux"] > 0 for p in record["loss_curve"]), run
+            continue
         assert set(record["metrics"]) == {"AP", "AP50", "AP75", "APr", "APc", "APf"}
-        assert len(record["per_class_AP"]) == 16 and record["iteration_seconds"] > 0 and record["loss_curve"]
+        assert len(record["per_class_AP"]) == 16
         assert all(p["loss_cls"] > 0 for p in record["loss_curve"]), run  # Seesaw's two parts summed
-    for name, variants in [("timing.json", one_stage), ("two_stage_timing.json", two_stage)]:
+    for name, variants in [("timing.json", one_stage), ("two_stage_timing.json", two_stage),
+                           ("segmentation_timing.json", segmentation)]:
         timing = json.load(open(os.path.join(out, name)))
         assert timing["rounds"] == 1 and sorted(timing["seconds_per_iteration"]) == sorted(variants)
         assert all(len(t) == 1 for t in timing["seconds_per_iteration"].values())
+        # each variant's own iteration count (the detection data: one epoch; segmentation: 100)
+        assert sorted(timing["last_logged_iteration"]) == sorted(variants)
+    seg_timing = json.load(open(os.path.join(out, "segmentation_timing.json")))
+    assert set(seg_timing["last_logged_iteration"].values()) == {100}
     for name in ["two_stage_per_class_ap.png", "two_stage_group_ap.png", "two_stage_loss_curves.png",
-                 "two_stage_iteration_time.png"]:
+                 "two_stage_iteration_time.png", "segmentation_per_class_iou.png", "segmentation_group_iou.png",
+                 "segmentation_loss_curves.png", "segmentation_iteration_time.png"]:
         assert os.path.getsize(os.path.join(out, name)) > 1000, name
     study = open(os.path.join(os.path.dirname(out), "study.md")).read()
     assert "| softmax focal (ours, class-balanced alpha) | 1 |" in study
@@ -261,6 +274,10 @@ def test_run_study_quick_smoke_test(tmp_path):
     assert "| Faster R-CNN, softmax CE (mmdet's stock) | 1 |" in two and "| 1.00 +- 0.00 |" in two
     assert "iteration time / stock CE" in two and "(study/two_stage_group_ap.png)" in two
     assert "| Faster R-CNN, SeesawLoss (mmdet's) | 1 |" in two
+    two, seg = two.split("## Semantic segmentation")
+    assert "| mIoU | mIoU_r | mIoU_c | mIoU_f | aAcc | iteration time / CE |" in seg
+    assert "| ours + class-balanced alpha | 1 |" in seg and "(study/segmentation_per_class_iou.png)" in seg
+    assert "### Per-class IoU (%)" in seg and "| solid_blue_triangle | r |" in seg
 
 
 def test_annotation_helpers_reject_malformed_files(tmp_path):

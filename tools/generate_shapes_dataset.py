@@ -97,8 +97,9 @@ def iou(a, b):
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def draw_object(image, class_name, rng, boxes, sizes=(16, 64)):
-    """Draw one object that overlaps earlier ones by IoU <= 0.3; return its COCO bbox and area.
+def draw_object(image, class_name, rng, boxes, sizes=(16, 64), masks=None):
+    """Draw one object that overlaps earlier ones by IoU <= 0.3; return its COCO bbox and area
+    (and append its mask, a boolean array, to ``masks`` when given).
 
     ``class_name`` is ``colour_shape`` (solid) or ``fill_colour_shape`` (fill: solid or hollow)."""
     *fill, colour_name, shape = class_name.split("_")
@@ -120,6 +121,8 @@ def draw_object(image, class_name, rng, boxes, sizes=(16, 64)):
     base = np.array(COLOURS[colour_name], dtype=float)
     colour = tuple(int(c) for c in np.clip(base + rng.normal(0, 15, 3), 0, 255))
     image.paste(Image.new("RGB", image.size, colour), mask=mask)
+    if masks is not None:
+        masks.append(np.asarray(mask) > 0)
     return box, float((np.asarray(mask) > 0).sum())
 
 
@@ -196,8 +199,9 @@ def write_annotations(out_dir, split, images, annotations, categories):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=["demo", "longtail"], default="demo",
-                        help="demo: 8 classes, 45:1 (default); longtail: 16 classes, 333:1, LVIS-like groups")
+    parser.add_argument("--profile", choices=["demo", "longtail", "segmentation"], default="demo",
+                        help="demo: 8 classes, 45:1 (default); longtail: 16 classes, 333:1, LVIS-like groups; "
+                             "segmentation: 13 classes (background + 12), label maps for mmseg")
     parser.add_argument("--out", default="data/shapes", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-train", type=int, default=800, help="demo profile: train images")
@@ -205,6 +209,17 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0,
                         help="longtail profile: multiply every instance count (tests use a small one)")
     args = parser.parse_args()
+    if args.profile == "segmentation":
+        if not 0 < args.scale <= 1:
+            parser.error(f"--scale must be in (0, 1], got {args.scale}")
+        from shapes_segmentation import generate_segmentation
+        stats = generate_segmentation(args.out, args.seed, args.scale)
+        for split in ("train", "val"):
+            print(f"{split}: {stats[split]['images']} images; images per class: "
+                  + ", ".join(f"{n} {c}" for n, c in zip(stats["classes"], stats[split]["image_count"])))
+        print("train pixel share: " + ", ".join(f"{n} {s:.2%}" for n, s in zip(stats["classes"],
+                                                                                stats["train"]["pixel_share"])))
+        return
     if args.profile == "longtail":
         if not 0 < args.scale <= 1:
             parser.error(f"--scale must be in (0, 1], got {args.scale}")

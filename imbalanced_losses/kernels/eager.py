@@ -68,14 +68,14 @@ def focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_los
     return grad.to(logits.dtype)
 
 
-def prepare(logits, targets, alpha, weight):
+def prepare(logits, targets, alpha, weight, ignore_index):
     """Valid mask, gather index and per-position factor (valid * alpha[y] * weight).
 
     Targets outside [0, C) that are not ignore_index count as ignored here: on CPU they were
     refused before, on CUDA they are reported by ``device_checks`` without a host sync.
     """
     num_classes = logits.shape[1]
-    valid = (targets >= 0) & (targets < num_classes)
+    valid = (targets != ignore_index) & (targets >= 0) & (targets < num_classes)
     index = torch.where(valid, targets, 0).long()
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     position_weight = valid.to(compute_dtype)
@@ -93,8 +93,7 @@ def counts(valid, targets, background_class, dtype):
 
 def forward(logits, targets, alpha, weight, params: FocalParams, reduce, with_grad, rows=focal_rows):
     """The backend interface (see ``kernels/__init__.py``); ``rows`` lets ``compile`` reuse it."""
-    targets = targets.masked_fill(targets == params.ignore_index, -1)
-    valid, index, position_weight = prepare(logits, targets, alpha, weight)
+    valid, index, position_weight = prepare(logits, targets, alpha, weight, params.ignore_index)
     loss, coefficients = rows(logits, index, position_weight, params.gamma, params.label_smoothing, with_grad)
     count = None
     if reduce:
