@@ -3,6 +3,7 @@
 # make lint               ruff on the package, tools and tests (also part of make test)
 # make check-torch-floor  the core's tests on the oldest torch setup.cfg declares (a separate venv)
 # make gpu-check          on a CUDA machine: CUDA tests, GPU benchmark, a short detector run on CUDA
+# make docs / docs-serve  build the documentation site strictly into site/ / serve it on localhost:8000
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,18 +21,18 @@ CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shuti
 # empty (mmcv's default list) where none is. Override: TORCH_CUDA_ARCH_LIST=9.0 make install
 CUDA_ARCH := import torch; print('%d.%d' % torch.cuda.get_device_capability() if torch.cuda.is_available() else '')
 
-.PHONY: install test lint demo benchmark check-torch-floor gpu-check clean
+.PHONY: install test lint docs docs-serve demo benchmark check-torch-floor gpu-check clean
 
 install: $(STAMP)
 
 # Re-runs only when the requirements change; pip reuses its cached mmcv wheel on later runs.
-$(STAMP): setup.cfg pyproject.toml requirements/build.txt requirements/mmdet.txt requirements/test.txt
+$(STAMP): setup.cfg pyproject.toml requirements/build.txt requirements/mmdet.txt requirements/test.txt requirements/docs.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install -r requirements/build.txt
 	@echo "building mmcv's ops (if not cached) with MAX_JOBS=$(MAX_JOBS) (override: make MAX_JOBS=N ...)"
 	arch="$${TORCH_CUDA_ARCH_LIST:-$$($(PY) -c "$(CUDA_ARCH)")}"; if [ -n "$$arch" ]; then export TORCH_CUDA_ARCH_LIST="$$arch"; fi; \
-	  FORCE_CUDA=$$($(PY) -c "$(CUDA_BUILD)") MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation -e ".[mmdet,test]"
+	  FORCE_CUDA=$$($(PY) -c "$(CUDA_BUILD)") MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation -e ".[mmdet,test,docs]"
 	@$(PY) -c "from mmcv.ops import nms" || { echo "mmcv was installed without its compiled ops" \
 	  "(it must be built with --no-build-isolation against the installed torch)"; exit 1; }
 	touch $@
@@ -41,6 +42,12 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(PY) -m ruff check imbalanced_losses tools tests
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 $(DATA)/annotations/val.json: | $(STAMP)
 	$(PY) tools/generate_shapes_dataset.py --out $(DATA) --seed 0
@@ -62,4 +69,4 @@ gpu-check: $(STAMP)
 	PY=$(PY) bash tools/gpu_check.sh
 
 clean:
-	rm -rf $(VENV) .venv-torch-* work_dirs *.egg-info
+	rm -rf $(VENV) .venv-torch-* work_dirs site *.egg-info

@@ -19,20 +19,20 @@ def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, ba
     """Per-class ``alpha`` for ``SoftmaxFocalLoss`` from per-class training counts.
 
     Args:
-        counts: number of training samples (for detection: instances) of each of the K
-            foreground classes, in label order; a sequence or 1-D tensor of integers >= 1.
-        beta: in [0, 1). 0.999 is the paper's common choice; at counts of a few thousand or
+        counts (Sequence[int] | Tensor): number of training samples (for detection: instances)
+            of each of the K foreground classes, in label order; integers >= 1.
+        beta (float): in [0, 1). 0.999 is the paper's common choice; at counts of a few thousand or
             less it is close to inverse frequency, a smaller beta (e.g. 0.99) flattens the weights.
-        mean: the mean of the K foreground weights (1: the paper's normalisation, sum = K).
-        background_class: None for K weights (classification, or a sigmoid-free setup with no
+        mean (float): the mean of the K foreground weights (1: the paper's normalisation, sum = K).
+        background_class (int | None): None for K weights (classification, or a sigmoid-free setup with no
             background channel). For a softmax detector, the index of the background channel
             (0 for ``SoftmaxRetinaHead``, K for mmdet's stock heads, which put it last): a
             ``background_weight`` is inserted there and K + 1 weights are returned.
-        background_weight: the background channel's factor; None means ``mean`` (background
+        background_weight (float | None): the background channel's factor; None means ``mean`` (background
             weighted as an average class). RetinaNet's balance is 0.75 with ``mean=0.25``.
 
     Returns:
-        A float32 tensor of shape (K,) or (K + 1,).
+        Tensor: float32, of shape (K,) or (K + 1,).
 
     Example: counts (1000, 10, 1), beta 0.99, mean 1: 1 / E_n = 0.01 / (1 - 0.99^n) =
     (0.0100004, 0.1045829, 1.0), normalised to sum 3: (0.02692, 0.28149, 2.69159).

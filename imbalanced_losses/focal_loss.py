@@ -216,41 +216,50 @@ def _focal_loss(inputs, targets, alpha, options, weight=None, communicator=distr
 def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0,
                        ignore_index=-100, background_class=0, gather_distributed=None, weight=None, backend="auto",
                        compile=False, sync_checks=False):
-    """Multiclass softmax focal loss (see the module docstring for the formula).
+    """Multiclass softmax focal loss.
+
+    At every position whose target ``y`` is not ``ignore_index``, with ``eps = label_smoothing``::
+
+        log p  = log_softmax(x)                     (over dim 1, at least float32)
+        p_t    = exp(log p[y])                      (unsmoothed)
+        ce     = -(1 - eps) * log p[y] - (eps / C) * sum_c log p[c]
+        loss_i = alpha[y] * (1 - p_t) ** gamma * ce
+
+    Ignored positions have loss 0 and gradient 0; the reductions are below.
 
     Args:
-        inputs: raw logits of shape (N, C) or (N, C, d1, ..., dk), any floating dtype
+        inputs (Tensor): raw logits of shape (N, C) or (N, C, d1, ..., dk), any floating dtype
             (float16/bfloat16 are computed in float32 and give a float32 loss).
-        targets: integer labels of shape (N,) or (N, d1, ..., dk) in [0, C) or ``ignore_index``.
-        alpha: per-class factors of shape (C,) (tensor or list), or None for no weighting.
-        gamma: focusing exponent >= 0; 0 gives cross-entropy.
-        reduction: 'none' | 'sum' | 'mean' (sum / number of valid positions) |
+        targets (Tensor): integer labels of shape (N,) or (N, d1, ..., dk) in [0, C) or ``ignore_index``.
+        alpha (Tensor | list[float] | None): per-class factors of shape (C,) (tensor or list), or None for no weighting.
+        gamma (float): focusing exponent >= 0; 0 gives cross-entropy.
+        reduction (str): 'none' | 'sum' | 'mean' (sum / number of valid positions) |
             'mean_positive' (sum over all valid positions / number of valid positions whose
             target is not ``background_class``). Denominators are clamped to at least 1.
-        label_smoothing: epsilon in [0, 1] as in ``F.cross_entropy``; it smooths the
+        label_smoothing (float): epsilon in [0, 1] as in ``F.cross_entropy``; it smooths the
             cross-entropy term only, the focal factor uses the unsmoothed p_t.
-        ignore_index: target value whose positions get zero loss and zero gradient.
-        background_class: class excluded from the 'mean_positive' denominator.
-        gather_distributed: normalise by global statistics across torch.distributed ranks
+        ignore_index (int): target value whose positions get zero loss and zero gradient.
+        background_class (int): class excluded from the 'mean_positive' denominator.
+        gather_distributed (bool | None): normalise by global statistics across torch.distributed ranks
             (see ``imbalanced_losses.distributed``). None: on when a process group with more
             than one rank is initialised; False: never.
-        weight: optional non-negative per-position factors shaped like ``targets``; they scale
+        weight (Tensor | None): optional non-negative per-position factors shaped like ``targets``; they scale
             loss_i but do not change the counts in the denominators.
-        backend: 'auto' (Triton kernels for CUDA tensors of float32/float16/bfloat16 where Triton
+        backend (str): 'auto' (Triton kernels for CUDA tensors of float32/float16/bfloat16 where Triton
             >= 3.0 is installed, otherwise eager, with one warning on CUDA), 'eager' (tensor
             operations), 'compile' (the eager formulas as two ``torch.compile`` kernels: faster
             and leaner after a first-call compile of some seconds; where compilation fails it
             warns once and computes eagerly) or 'triton' (raises where it cannot run: no CUDA,
             float64, no Triton >= 3.0). Every backend computes the same formulas.
-        compile: True is the older spelling of ``backend='compile'``.
-        sync_checks: on CUDA, check the target values (and alpha passed here as a CUDA tensor)
+        compile (bool): True is the older spelling of ``backend='compile'``.
+        sync_checks (bool): on CUDA, check the target values (and alpha passed here as a CUDA tensor)
             before computing, at the cost of a host sync. By default the check runs on the device:
             a bad target is computed as ignored and the ValueError naming it is raised by the
             next call on that device (or by ``imbalanced_losses.raise_deferred_errors()``).
             On CPU the check is always immediate.
 
     Returns:
-        The reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
+        Tensor: the reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
     """
     options = _checked_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
                                backend, compile, sync_checks)
@@ -299,8 +308,17 @@ class SoftmaxFocalLoss(nn.Module):
                            self.gather_distributed, self.backend, self.sync_checks)._replace(**overrides)
 
     def forward(self, inputs: Tensor, targets: Tensor, weight: Optional[Tensor] = None) -> Tensor:
-        """Loss of ``inputs`` (N, C) or (N, C, d1..dk) against integer ``targets`` (N,) or
-        (N, d1..dk); ``weight``, optional, scales each position's loss (shaped like ``targets``)."""
+        """The loss of ``inputs`` against ``targets``.
+
+        Args:
+            inputs (Tensor): logits of shape (N, C) or (N, C, d1, ..., dk), any floating dtype.
+            targets (Tensor): integer labels of shape (N,) or (N, d1, ..., dk).
+            weight (Tensor | None): non-negative factors shaped like ``targets`` that scale each
+                position's loss (not the counts of the denominators).
+
+        Returns:
+            Tensor: the reduced loss (0-d, float32 at least) or, for 'none', per-position losses.
+        """
         # Options and alpha were checked once, at construction.
         return _focal_loss(inputs, targets, self.alpha, self._options(), weight)
 

@@ -9,7 +9,7 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 def quick_example_blocks():
     text = open(README).read()
-    section = text.split("<!-- quick-examples:start -->")[1].split("<!-- quick-examples:end -->")[0]
+    section = text.split("<!-- --8<-- [start:quick-examples] -->")[1].split("<!-- --8<-- [end:quick-examples] -->")[0]
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 

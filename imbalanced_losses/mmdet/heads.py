@@ -21,10 +21,11 @@ class SoftmaxRetinaHead(RetinaHead):
     - The classifier bias starts at the background prior (as in Detectron): background
       log(K (1 - pi) / pi), foreground 0, so p(background) = 1 - pi instead of 1 / (K + 1).
 
+    Every argument of ``RetinaHead`` is taken as it is; ``loss_cls`` must be our
+    ``SoftmaxFocalLoss`` with ``background_class=0``.
+
     Args:
         background_prior (float): pi, the initial foreground probability mass. Default 0.01.
-        Everything else as ``RetinaHead``; ``loss_cls`` must be our ``SoftmaxFocalLoss`` with
-        ``background_class=0``.
     """
 
     def __init__(self, *args, background_prior=0.01, **kwargs):

@@ -27,13 +27,14 @@ class LongTailCocoMetric(CocoMetric):
     entry, ``{metric}_per_class_AP`` (class name -> AP at full precision; NaN where val has no
     instance of the class).
 
+    Every argument of ``CocoMetric`` is taken as it is (``metric`` may be 'bbox' and/or 'segm').
+
     Args:
-        frequency_file: annotation file that gives each class's group, matched by category
-            name: its categories' ``frequency`` field where all have one (LVIS files, the
-            longtail profile), else computed from its annotations (then it must be the
+        frequency_file (str | None): annotation file that gives each class's group, matched by
+            category name: its categories' ``frequency`` field where all have one (LVIS files,
+            the longtail profile), else computed from its annotations (then it must be the
             *training* file: 1-10 images rare, 11-100 common, more frequent). Default:
             ``ann_file``.
-        Everything else as ``CocoMetric`` (``metric`` may be 'bbox' and/or 'segm').
     """
 
     def __init__(self, *args, frequency_file=None, **kwargs):

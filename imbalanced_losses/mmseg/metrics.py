@@ -20,10 +20,12 @@ class LongTailIoUMetric(IoUMetric):
     """``IoUMetric`` (aAcc, mIoU, mAcc, ...) plus ``mIoU_r``, ``mIoU_c``, ``mIoU_f`` and per-class
     ``IoU.<class>``, all in percent like mmseg's.
 
+    Every other argument is ``IoUMetric``'s (its ``ignore_index`` also applies to the training
+    maps).
+
     Args:
         train_seg_map_dir (str): the training split's label maps (decide the groups).
         seg_map_suffix (str): their file suffix. Default: '.png'.
-        **kwargs: as ``IoUMetric`` (``ignore_index`` also applies to the training maps).
     """
 
     def __init__(self, train_seg_map_dir, seg_map_suffix=".png", **kwargs):

@@ -1,0 +1,64 @@
+"""The documentation site: ``mkdocs build --strict`` (a broken reference, a docstring griffe cannot
+read or any other warning fails) and every Python code block of its pages, run in order per page
+(README sections included through snippets are expanded as mkdocs does). A block whose first line
+says ``# docs: skip (<reason>)`` is skipped with that reason (it needs data or a GPU)."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+SNIPPET = re.compile(r'^--8<-- "([^":]+):([^"]+)"$', re.M)
+
+
+def pages():
+    return sorted(os.path.relpath(p, DOCS) for p in glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True)
+                  if not p.endswith("conclusion.md"))
+
+
+def expand(text):
+    """pymdownx.snippets' section includes: the lines between [start:name] and [end:name]."""
+    def section(match):
+        source = open(os.path.join(ROOT, match.group(1))).read()
+        start, end = f"--8<-- [start:{match.group(2)}]", f"--8<-- [end:{match.group(2)}]"
+        assert start in source and end in source, match.group(0)
+        body = source.split(start, 1)[1].split(end, 1)[0]
+        return "\n".join(body.splitlines()[1:-1])  # without the marker lines themselves
+    return SNIPPET.sub(section, text)
+
+
+def python_blocks(page):
+    return re.findall(r"^```python\n(.*?)^```", expand(open(os.path.join(DOCS, page)).read()), flags=re.S | re.M)
+
+
+def test_site_builds_strictly(tmp_path):
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    api = open(tmp_path / "site" / "api" / "core" / "index.html").read()
+    for parameter in ("alpha", "gamma", "reduction", "label_smoothing", "ignore_index", "background_class",
+                      "gather_distributed", "backend", "sync_checks"):
+        assert f"<code>{parameter}</code>" in api, parameter  # the class's own parameter table
+    assert "Source code in" in api and "mean_positive" in api
+
+
+@pytest.mark.parametrize("page", [p for p in pages() if python_blocks(p)])
+def test_code_blocks_run(page):
+    namespace = {"__name__": f"docs_{page}"}
+    for block in python_blocks(page):
+        first = block.splitlines()[0] if block.strip() else ""
+        if first.startswith("# docs: skip"):
+            continue
+        exec(compile(block, f"{page} (code block)", "exec"), namespace)
+
+
+def test_every_page_is_reachable():
+    nav = open(os.path.join(ROOT, "mkdocs.yml")).read()
+    assert all(page in nav for page in pages()), [p for p in pages() if p not in nav]
