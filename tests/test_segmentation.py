@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 pytest.importorskip("mmseg")
 from mmengine.config import Config  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
@@ -23,10 +24,18 @@ from imbalanced_losses import class_balanced_alpha  # noqa: E402
 from imbalanced_losses.mmseg import LongTailIoUMetric, class_counts_from_label_maps  # noqa: E402
 from reference import reference_focal_loss  # noqa: E402
 
-register_all_modules(init_default_scope=True)
+register_all_modules(init_default_scope=False)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")
 CONFIGS = os.path.join(ROOT, "configs", "segmentation")
+
+
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    """mmdet's test modules set the global default scope to 'mmdet' when they are collected; build
+    in mmseg's scope here whatever the collection order."""
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        yield
 
 
 def generate(out, *extra):
