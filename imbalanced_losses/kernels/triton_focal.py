@@ -20,6 +20,7 @@ one pass, in the input dtype.
 Compute is float32 (float64 input is refused: use the eager or compile backend); half inputs
 are read as they are and the gradient written in their dtype.
 """
+import functools
 import math
 import os
 
@@ -231,6 +232,7 @@ def _focal_backward_kernel(
         tl.store(grad_ptr + offsets, grad.to(grad_ptr.dtype.element_ty), mask=mask)
 
 
+@functools.lru_cache(maxsize=None)  # called twice per step: keep the Python per call small
 def _tiles(num_classes, position_contiguous):
     """The default (BLOCK_S, BLOCK_C, num_warps): about 4096 elements a tile, the contiguous axis the
     long one. Used under the interpreter, and on CUDA where autotuning is off."""
@@ -244,6 +246,7 @@ def _tiles(num_classes, position_contiguous):
     return block_s, block_c, 4 if block_s * block_c <= 2048 else 8
 
 
+@functools.lru_cache(maxsize=None)
 def _candidate_tiles(num_classes, position_contiguous):
     """The tiles autotuning tries on CUDA (the default among them): a few tile sizes and warp
     counts, and for long rows a class block that loops as well as one that holds the row."""
@@ -258,7 +261,7 @@ def _candidate_tiles(num_classes, position_contiguous):
             for size in (2048, 8192):
                 block_s = max(1, size // block_c)
                 tiles.update((block_s, block_c, warps) for warps in (4, 8))
-    return sorted(tiles)
+    return tuple(sorted(tiles))
 
 
 AUTOTUNE = not INTERPRETED and os.environ.get("IMBALANCED_LOSSES_TRITON_AUTOTUNE", "1") != "0"
@@ -301,8 +304,8 @@ class _Launch:
         _, stride_c, stride_s = view.stride()
         self.class_contiguous = stride_c == 1 or self.num_classes == 1
         self.position_contiguous = not self.class_contiguous and (stride_s == 1 or self.num_s == 1)
-        self.tiles = _candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else [
-            _tiles(self.num_classes, self.position_contiguous)]
+        self.tiles = _candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else (
+            _tiles(self.num_classes, self.position_contiguous),)
         # int32 offsets unless the elements the view can address reach 2**31 (strides and tiles included)
         span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
         largest_s = max(s for s, _, _ in self.tiles)
