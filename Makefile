@@ -1,6 +1,8 @@
 # make test   install everything into .venv (first time: 10-35 min on 2 cores, mostly mmcv's build), lint, run the tests
 # make demo   install, generate the bundled dataset, train and evaluate the detector (COCO mAP)
-# make lint               ruff on the package, tools and tests (also part of make test)
+# make test-cpu-capabilities  the float32 comparisons again under ATEN_CPU_CAPABILITY=default and avx2 (part of make test)
+# make wheel-check        build the sdist and wheel, install the wheel into a fresh venv, use it from outside (part of make test)
+# make lint               ruff on the package, tools and tests (its own small venv; also part of make test)
 # make check-torch-floor  the core's tests on the oldest torch setup.cfg declares (a separate venv)
 # make gpu-check          on a CUDA machine: CUDA tests, GPU benchmark, a short detector run on CUDA
 # make docs / docs-serve  build the documentation site strictly into site/ / serve it on localhost:8000
@@ -21,27 +23,69 @@ CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shuti
 # empty (mmcv's default list) where none is. Override: TORCH_CUDA_ARCH_LIST=9.0 make install
 CUDA_ARCH := import torch; print('%d.%d' % torch.cuda.get_device_capability() if torch.cuda.is_available() else '')
 
-.PHONY: install test lint docs docs-serve demo benchmark check-torch-floor gpu-check clean
+.PHONY: install test test-cpu-capabilities wheel-check lint docs docs-serve demo benchmark check-torch-floor gpu-check clean
 
 install: $(STAMP)
 
 # Re-runs only when the requirements change; pip reuses its cached mmcv wheel on later runs.
-$(STAMP): setup.cfg pyproject.toml requirements/build.txt requirements/mmdet.txt requirements/test.txt requirements/docs.txt
+# The exact versions tested (requirements/constraints.txt) are applied with -c; the package's
+# metadata itself only carries ranges (setup.cfg, requirements/*.txt).
+CONSTRAINTS := -c requirements/constraints.txt
+$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt requirements/build.txt requirements/mmdet.txt \
+		requirements/mmseg.txt requirements/study.txt requirements/test.txt requirements/docs.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install -r requirements/build.txt
+	$(PIP) install $(CONSTRAINTS) -r requirements/build.txt
 	@echo "building mmcv's ops (if not cached) with MAX_JOBS=$(MAX_JOBS) (override: make MAX_JOBS=N ...)"
 	arch="$${TORCH_CUDA_ARCH_LIST:-$$($(PY) -c "$(CUDA_ARCH)")}"; if [ -n "$$arch" ]; then export TORCH_CUDA_ARCH_LIST="$$arch"; fi; \
-	  FORCE_CUDA=$$($(PY) -c "$(CUDA_BUILD)") MAX_JOBS=$(MAX_JOBS) $(PIP) install --no-build-isolation -e ".[mmdet,test,docs]"
+	  FORCE_CUDA=$$($(PY) -c "$(CUDA_BUILD)") MAX_JOBS=$(MAX_JOBS) $(PIP) install $(CONSTRAINTS) --no-build-isolation \
+	    -e ".[all,test,docs]"
 	@$(PY) -c "from mmcv.ops import nms" || { echo "mmcv was installed without its compiled ops" \
 	  "(it must be built with --no-build-isolation against the installed torch)"; exit 1; }
 	touch $@
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-cpu-capabilities
+	$(MAKE) --no-print-directory wheel-check
 
-lint: $(STAMP)
-	$(PY) -m ruff check imbalanced_losses tools tests
+# The tests that compare float32 results across summation orders, again under CPU capabilities
+# other than the machine's own (AVX2 and AVX-512 split reductions differently: tests/README.md).
+# Each run gets its own inductor cache: torch's does not key entries on ATEN_CPU_CAPABILITY, and a
+# kernel cached for another capability fails to compile or crashes (tests/README.md).
+# Triton's interpreter computes with numpy, which the capability does not steer: its fuzz cases
+# are left out (its DDP and autotune comparisons stay in).
+CAPABILITIES ?= default avx2
+CAPABILITY_TESTS := tests/test_focal_loss.py tests/test_backends.py tests/test_compile_backend.py \
+	tests/test_distributed.py tests/test_two_stage.py tests/test_mmdet_integration.py
+test-cpu-capabilities: $(STAMP)
+	@for capability in $(CAPABILITIES); do \
+	  cache=$$(mktemp -d); echo "ATEN_CPU_CAPABILITY=$$capability"; \
+	  ATEN_CPU_CAPABILITY=$$capability TORCHINDUCTOR_CACHE_DIR=$$cache $(PY) -m pytest -q -p no:cacheprovider \
+	    $(CAPABILITY_TESTS) -k "not (test_matches_float64_reference and triton)"; \
+	  status=$$?; rm -rf $$cache; [ $$status -eq 0 ] || exit $$status; \
+	done
+
+# ruff alone in its own venv: a new contributor lints in seconds, without the OpenMMLab stack.
+LINT_VENV := .venv-lint
+$(LINT_VENV)/.installed: requirements/lint.txt
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet -r requirements/lint.txt
+	touch $@
+
+lint: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/ruff check imbalanced_losses tools tests
+
+# The wheel as pip users get it (tools/wheel_check.py), in a fresh venv that sees only torch (and
+# numpy): those of a torch-only venv (the versions of the constraints file), made once.
+TORCH_VENV := .venv-torch-only
+$(TORCH_VENV)/.installed: requirements/constraints.txt
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --quiet $(CONSTRAINTS) torch numpy
+	touch $@
+
+wheel-check: $(STAMP) $(TORCH_VENV)/.installed
+	$(PY) tools/wheel_check.py --torch-site "$$($(TORCH_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
@@ -69,4 +113,4 @@ gpu-check: $(STAMP)
 	PY=$(PY) bash tools/gpu_check.sh
 
 clean:
-	rm -rf $(VENV) .venv-torch-* work_dirs site *.egg-info
+	rm -rf $(VENV) $(LINT_VENV) .venv-torch-* work_dirs site *.egg-info dist build

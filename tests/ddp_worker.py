@@ -12,7 +12,7 @@ from imbalanced_losses import SoftmaxFocalLoss
 try:  # the OpenMMLab path: the registered loss, communicating through mmengine.dist
     from mmengine.registry import MODELS as MMENGINE_MODELS
 
-    import imbalanced_losses.mmdet  # noqa: F401  (registers SoftmaxFocalLoss)
+    import imbalanced_losses.openmmlab  # noqa: F401  (registers SoftmaxFocalLoss)
 except ImportError:
     MMENGINE_MODELS = None
 try:  # backend='triton' on CPU tensors: Triton's interpreter (TRITON_INTERPRET=1, inherited from conftest.py)

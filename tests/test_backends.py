@@ -13,6 +13,7 @@ import torch
 from cases import REDUCTIONS, TRITON_DEVICE, check_against_reference, random_case
 from imbalanced_losses import SoftmaxFocalLoss, kernels, softmax_focal_loss
 from reference import reference_focal_loss
+from tolerances import assert_close_reordered
 
 try:
     from imbalanced_losses.kernels import triton_focal
@@ -84,7 +85,7 @@ def test_half_precision_computes_in_float32(backend, dtype, shape, reduction):
     assert loss.dtype == torch.float32 and grad.dtype == dtype
     expected_loss, expected_grad = _run("eager", logits.float(), targets, alpha=alpha, reduction=reduction,
                                         **FULL_OPTIONS)  # float32 math on the same (rounded) logits
-    torch.testing.assert_close(loss, expected_loss, rtol=1e-5, atol=1e-6)
+    assert_close_reordered(loss, expected_loss)
     torch.testing.assert_close(grad.float(), expected_grad.to(dtype).float(), rtol=1e-2, atol=1e-4)
 
 
@@ -166,7 +167,8 @@ def test_triton_autotuned_launch_gives_the_same_result(monkeypatch, pick, shape)
     monkeypatch.setattr(triton_focal.triton, "autotune",
                         lambda configs, key: lambda kernel: FakeAutotuner(kernel, configs, key, pick))
     tuned = _run("triton", logits, targets, TRITON_DEVICE, **options)
-    torch.testing.assert_close(tuned, expected, rtol=1e-6, atol=1e-7)
+    for value, value_expected in zip(tuned, expected):  # other tiles: other partial sums
+        assert_close_reordered(value, value_expected)
     candidates = triton_focal._candidate_tiles(shape[1], len(shape) > 2)
     assert len(triton_focal._tuned) == 2 and len(candidates) > 1
     assert all(t.key and "S" not in t.key and len(t.configs) == len(candidates) for t in triton_focal._tuned.values())

@@ -12,7 +12,7 @@ import torch
 pytest.importorskip("mmengine")
 from mmengine.logging import HistoryBuffer  # noqa: E402
 
-from imbalanced_losses.mmdet.runtime import allow_mmengine_checkpoints, check_checkpoint  # noqa: E402
+from imbalanced_losses.openmmlab.runtime import allow_mmengine_checkpoints, check_checkpoint  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,6 +8,7 @@ import torch.distributed as dist
 
 from cases import random_case
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
+from tolerances import assert_close_reordered
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 BACKENDS = ["eager", "compile", "triton", "auto"]
@@ -32,9 +33,11 @@ def test_cuda_matches_cpu_eager(backend, dtype, seed):
     loss, grad = _step(logits, targets, "cuda", backend=backend, **options)
     assert grad.dtype == dtype
     half = dtype != torch.float32
-    torch.testing.assert_close(loss, expected[0], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(grad.float(), expected[1].to(dtype).float() if half else expected[1],
-                               rtol=1e-2 if half else 1e-5, atol=1e-3 if half else 1e-6)
+    assert_close_reordered(loss, expected[0])  # float32 math on the GPU: another summation order
+    if half:
+        torch.testing.assert_close(grad.float(), expected[1].to(dtype).float(), rtol=1e-2, atol=1e-3)
+    else:
+        assert_close_reordered(grad, expected[1])
 
 
 def _detector_like(n=8192, c=81, dtype=torch.float32):

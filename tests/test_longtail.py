@@ -16,7 +16,7 @@ from mmengine.config import Config  # noqa: E402
 
 from imbalanced_losses import class_balanced_alpha  # noqa: E402
 from imbalanced_losses.mmdet import LongTailCocoMetric  # noqa: E402
-from imbalanced_losses.mmdet.annotations import class_counts, frequency_groups  # noqa: E402
+from imbalanced_losses.openmmlab.annotations import class_counts, frequency_groups  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")

@@ -16,6 +16,7 @@ from mmengine.structures import InstanceData  # noqa: E402
 from imbalanced_losses import softmax_focal_loss  # noqa: E402
 from imbalanced_losses.mmdet import MMDetSoftmaxFocalLoss, SoftmaxRetinaHead  # noqa: E402  (registers them)
 from reference import reference_focal_loss  # noqa: E402
+from tolerances import assert_close_reordered  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "retinanet", "*.py")))
@@ -273,5 +274,5 @@ def test_config_backend_option_gives_the_eager_values(backend_option):
         value = loss(x, labels, weights)
         value.backward()
         values.append((value.detach(), x.grad))
-    torch.testing.assert_close(values[1][0], values[0][0], rtol=1e-6, atol=1e-7)
-    torch.testing.assert_close(values[1][1], values[0][1], rtol=1e-5, atol=1e-8)
+    assert_close_reordered(values[1][0], values[0][0])  # another backend: another summation order
+    assert_close_reordered(values[1][1], values[0][1])

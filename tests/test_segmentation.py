@@ -19,7 +19,7 @@ from mmseg.structures import SegDataSample  # noqa: E402
 from mmseg.utils import register_all_modules  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import imbalanced_losses.mmdet  # noqa: E402, F401  (registers SoftmaxFocalLoss)
+import imbalanced_losses.mmseg  # noqa: E402, F401  (registers SoftmaxFocalLoss)
 from imbalanced_losses import class_balanced_alpha  # noqa: E402
 from imbalanced_losses.mmseg import LongTailIoUMetric, class_counts_from_label_maps  # noqa: E402
 from reference import reference_focal_loss  # noqa: E402

@@ -156,7 +156,7 @@ def class_statistics(cwd, spec):
         train = stats["train"]
         return {name: dict(images=n, group=g, pixel_share=share) for name, n, g, share in
                 zip(stats["classes"], train["image_count"], train["groups"], train["pixel_share"])}
-    from imbalanced_losses.mmdet.annotations import class_counts, groups_by_name
+    from imbalanced_losses.openmmlab.annotations import class_counts, groups_by_name
     train = osp.join(cwd, spec.data, "annotations", "train.json")
     groups = groups_by_name(train)  # file order, as the counts
     images = class_counts(train, count="images")

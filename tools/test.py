@@ -10,7 +10,7 @@ vis_image`` (segmentation, with our configs' ``ImageGtPredVisualizer``).
 ``--out`` (detection) dumps the raw predictions to a pickle file.
 
 The checkpoint is loaded with torch's weights_only=True plus an allow-list of the types that
-mmengine writes (see imbalanced_losses.mmdet.runtime): a file holding anything else is refused.
+mmengine writes (see imbalanced_losses.openmmlab.runtime): a file holding anything else is refused.
 """
 import argparse
 import os
@@ -20,7 +20,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config
+from imbalanced_losses.openmmlab.runtime import check_checkpoint, load_config
 
 
 def parse_args():

@@ -11,7 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.mmdet.runtime import check_checkpoint, load_config, require_safe_checkpoint_loading
+from imbalanced_losses.openmmlab.runtime import check_checkpoint, load_config, require_safe_checkpoint_loading
 
 
 def parse_args():

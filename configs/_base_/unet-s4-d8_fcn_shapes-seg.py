@@ -4,7 +4,7 @@
 # The losses are set by the configs that inherit this one (mmseg's CrossEntropyLoss here).
 _base_ = 'mmseg::_base_/default_runtime.py'
 
-custom_imports = dict(imports=['imbalanced_losses.mmdet', 'imbalanced_losses.mmseg'], allow_failed_imports=False)
+custom_imports = dict(imports=['imbalanced_losses.mmseg'], allow_failed_imports=False)
 
 data_root = 'data/shapes_seg/'
 classes = ('background', 'solid_red_circle', 'solid_blue_square', 'hollow_red_triangle', 'solid_blue_circle',

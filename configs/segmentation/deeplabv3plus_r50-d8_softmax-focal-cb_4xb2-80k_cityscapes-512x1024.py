@@ -6,7 +6,7 @@
 # Not trained here (no GPU, no Cityscapes): a test builds it on top of mmseg's config.
 _base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py'
 
-custom_imports = dict(imports=['imbalanced_losses.mmdet', 'imbalanced_losses.mmseg'], allow_failed_imports=False)
+custom_imports = dict(imports=['imbalanced_losses.mmseg'], allow_failed_imports=False)
 
 alpha = dict(type='class_balanced', seg_map_dir='data/cityscapes/gtFine/train', suffix='_gtFine_labelTrainIds.png',
              num_classes=19, ignore_index=255, beta=0.999, count='images')

@@ -1,24 +1,25 @@
-"""MMSegmentation integration. Importing it registers, with mmseg installed:
+"""MMSegmentation integration (the ``mmseg`` extra). Importing it registers:
 
+- everything ``imbalanced_losses.openmmlab`` registers: ``SoftmaxFocalLoss`` and ``BackgroundPrior``
+  in mmengine's root registries, which mmseg's registries find;
 - ``LongTailIoUMetric`` into mmseg's ``METRICS``: IoUMetric plus the mean IoU over rare / common /
   frequent classes;
 - ``ImageGtPredVisualizer`` into its ``VISUALIZERS``: pictures of image | ground truth |
   prediction, for ``tools/test.py --show-dir``.
 
-The loss itself is registered by ``imbalanced_losses.mmdet`` (in mmengine's root ``MODELS``,
-needing only mmengine), so a segmentation config imports both:
-``custom_imports = dict(imports=['imbalanced_losses.mmdet', 'imbalanced_losses.mmseg'],
-allow_failed_imports=False)`` and then says ``loss_decode=dict(type='SoftmaxFocalLoss',
-loss_name='loss_focal', ignore_index=255, ...)`` in any decode or auxiliary head.
+A segmentation config says
+``custom_imports = dict(imports=['imbalanced_losses.mmseg'], allow_failed_imports=False)`` and
+then ``loss_decode=dict(type='SoftmaxFocalLoss', loss_name='loss_focal', ignore_index=255, ...)``
+in any decode or auxiliary head.
 """
 import importlib.util
 
-from .label_maps import class_counts_from_label_maps
+if importlib.util.find_spec("mmseg") is None:
+    raise ImportError("imbalanced_losses.mmseg needs MMSegmentation, which is not installed: "
+                      "pip install 'imbalanced-losses[mmseg]'")
 
-__all__ = ["class_counts_from_label_maps"]
+from ..openmmlab import MMDetSoftmaxFocalLoss, class_counts_from_label_maps  # noqa: E402  (registers the loss)
+from .metrics import LongTailIoUMetric  # noqa: E402
+from .visualization import ImageGtPredVisualizer  # noqa: E402
 
-if importlib.util.find_spec("mmseg") is not None:
-    from .metrics import LongTailIoUMetric
-    from .visualization import ImageGtPredVisualizer
-
-    __all__ += ["ImageGtPredVisualizer", "LongTailIoUMetric"]
+__all__ = ["ImageGtPredVisualizer", "LongTailIoUMetric", "MMDetSoftmaxFocalLoss", "class_counts_from_label_maps"]

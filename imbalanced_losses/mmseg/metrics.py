@@ -12,7 +12,7 @@ from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
 from ..frequency_groups import FREQUENCY_GROUPS, frequency_group
-from .label_maps import class_counts_from_label_maps
+from ..openmmlab.label_maps import class_counts_from_label_maps
 
 
 @METRICS.register_module()

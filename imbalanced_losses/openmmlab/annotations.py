@@ -117,7 +117,7 @@ def alpha_from_spec(spec, background_class):
         if unknown or "num_classes" not in spec:
             raise ValueError("alpha from label maps must be dict(type='class_balanced', seg_map_dir=..., "
                              f"num_classes=..., ignore_index=..., beta=..., mean=..., count=...), got {dict(spec)!r}")
-        from ..mmseg.label_maps import class_counts_from_label_maps
+        from .label_maps import class_counts_from_label_maps
         counts = class_counts_from_label_maps(spec["seg_map_dir"], spec["num_classes"], spec.get("count", "images"),
                                               spec.get("ignore_index", 255), spec.get("suffix", ".png"))
         return class_balanced_alpha(counts, beta=spec.get("beta", 0.999), mean=spec.get("mean", 1.0))
