@@ -3,6 +3,7 @@
 # make test-cpu-capabilities  the float32 comparisons again under ATEN_CPU_CAPABILITY=default and avx2 (part of make test)
 # make wheel-check        build the sdist and wheel, install the wheel into a fresh venv, use it from outside (part of make test)
 # make lint               ruff on the package, tools and tests (its own small venv; also part of make test)
+# make triton-aot-check   the Triton kernels compiled for sm_80/sm_90 (no GPU needed), every specialisation
 # make check-torch-floor  the core's tests on the oldest torch setup.cfg declares (a separate venv)
 # make gpu-check          on a CUDA machine: CUDA tests, GPU benchmark, a short detector run on CUDA
 # make docs / docs-serve  build the documentation site strictly into site/ / serve it on localhost:8000
@@ -23,7 +24,7 @@ CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shuti
 # empty (mmcv's default list) where none is. Override: TORCH_CUDA_ARCH_LIST=9.0 make install
 CUDA_ARCH := import torch; print('%d.%d' % torch.cuda.get_device_capability() if torch.cuda.is_available() else '')
 
-.PHONY: install test test-cpu-capabilities wheel-check lint docs docs-serve demo benchmark check-torch-floor gpu-check clean
+.PHONY: install test test-cpu-capabilities wheel-check lint triton-aot-check docs docs-serve demo benchmark check-torch-floor gpu-check clean
 
 install: $(STAMP)
 
@@ -108,6 +109,11 @@ benchmark: $(STAMP)
 
 check-torch-floor:
 	bash tools/check_torch_floor.sh
+
+# Every layout x dtype x option set x candidate tile compiled for sm_80 and sm_90 without a GPU
+# (make test runs the candidate tiles with the fullest option set: tests/test_triton_aot.py).
+triton-aot-check: $(STAMP)
+	$(PY) tools/triton_aot_check.py --full
 
 gpu-check: $(STAMP)
 	PY=$(PY) bash tools/gpu_check.sh

@@ -249,7 +249,13 @@ def _tiles(num_classes, position_contiguous):
 @functools.lru_cache(maxsize=None)
 def _candidate_tiles(num_classes, position_contiguous):
     """The tiles autotuning tries on CUDA (the default among them): a few tile sizes and warp
-    counts, and for long rows a class block that loops as well as one that holds the row."""
+    counts, and for long rows a class block that loops as well as one that holds the row.
+
+    Where the classes are contiguous, each of the tile's rows keeps a dozen float32 values live
+    beside the tile, so the tiles stay at 2048-4096 elements on 8 warps, 2048 where the class
+    block loops: compiled for sm_80/sm_90 (tools/triton_aot_check.py), 8192-element tiles at
+    C = 81 spilled (255 registers, up to 3.6 KB of stack), and so did 2048 elements on 4 warps
+    (4 bytes on sm_80) and a looping 4 x 1024 tile at C = 1204 (4 bytes on sm_80)."""
     c_pow2 = triton.next_power_of_2(num_classes)
     tiles = {_tiles(num_classes, position_contiguous)}
     if position_contiguous:
@@ -258,9 +264,8 @@ def _candidate_tiles(num_classes, position_contiguous):
                 tiles.update((block_s, block_c, warps) for warps in (4, 8) if block_s * block_c <= 8192)
     else:
         for block_c in {min(c_pow2, 4096), min(c_pow2, 1024)}:
-            for size in (2048, 8192):
-                block_s = max(1, size // block_c)
-                tiles.update((block_s, block_c, warps) for warps in (4, 8))
+            for size in (2048, 4096) if block_c >= num_classes else (2048,):
+                tiles.add((max(1, size // block_c), block_c, 8))
     return tuple(sorted(tiles))
 
 
