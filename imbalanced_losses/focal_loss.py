@@ -17,10 +17,9 @@ from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from . import distributed, kernels
-from .kernels import device_checks
+from .kernels import checks, ops
 from .kernels.params import FocalParams
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
@@ -30,7 +29,7 @@ _DEFERRED_DEVICE_TYPES = ("cuda",)
 
 
 class LossOptions(NamedTuple):
-    """The checked options of one call (``_checked_options`` builds them)."""
+    """The checked options of one call, immutable (``checked_options`` builds them)."""
     gamma: float = 2.0
     reduction: str = "mean"
     label_smoothing: float = 0.0
@@ -41,13 +40,13 @@ class LossOptions(NamedTuple):
     sync_checks: bool = False
 
 
-def _check_int(name, value):
+def check_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     return int(value)
 
 
-def _checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100, background_class=0,
+def checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100, background_class=0,
                      gather_distributed=None, backend="auto", compile=False, sync_checks=False):
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} ({type(gamma).__name__})")
@@ -70,8 +69,8 @@ def _checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_in
         if backend not in ("auto", "compile"):
             raise ValueError(f"compile=True means backend='compile', but backend={backend!r} was also given")
         backend = "compile"
-    return LossOptions(float(gamma), reduction, float(label_smoothing), _check_int("ignore_index", ignore_index),
-                       _check_int("background_class", background_class), gather_distributed, backend, sync_checks)
+    return LossOptions(float(gamma), reduction, float(label_smoothing), check_int("ignore_index", ignore_index),
+                       check_int("background_class", background_class), gather_distributed, backend, sync_checks)
 
 
 def _as_alpha(alpha, check_values=True):
@@ -93,10 +92,8 @@ def _as_alpha(alpha, check_values=True):
         raise TypeError(f"alpha must be None, a 1-D tensor or a list of floats, got {type(alpha).__name__}")
     if tensor.dim() != 1:
         raise ValueError(f"alpha must be 1-D of shape (C,), got shape {tuple(tensor.shape)}")
-    if check_values and tensor.numel() and not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"alpha must be finite, got {tensor.tolist()}")
-    if check_values and tensor.numel() and bool((tensor < 0).any()):
-        raise ValueError(f"alpha must be non-negative, got {tensor.tolist()}")
+    if check_values:
+        checks.check_alpha_values(tensor)
     return tensor
 
 
@@ -128,72 +125,29 @@ def _check_inputs(inputs, targets, alpha, options):
                          f"got {options.background_class}")
 
 
-def _check_target_values(targets, num_classes, ignore_index):
-    """One host sync; it buys a clear error at the offending call (CPU, or ``sync_checks=True``)."""
-    bad = ((targets < 0) | (targets >= num_classes)) & (targets != ignore_index)
-    if bool(bad.any()):
-        value = targets[bad].flatten()[0].item()
-        raise ValueError(f"targets must be in [0, {num_classes}) or equal ignore_index={ignore_index}, "
-                         f"got {value}")
-
-
 def _check_weight(weight, targets, targets_name="targets"):
     if weight is not None and (not isinstance(weight, Tensor) or weight.shape != targets.shape):
         found = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"weight must be a tensor shaped like {targets_name} {tuple(targets.shape)}, got {found}")
 
 
-class _FocalLossFunction(torch.autograd.Function):
-    """Per-position loss (or its sum, with the counts) from a backend; backward in one pass."""
-
-    @staticmethod
-    def forward(ctx, logits, targets, alpha, weight, params, backend, reduce):
-        with_grad = ctx.needs_input_grad[0]
-        loss, counts, saved = backend.forward(logits, targets, alpha, weight, params, reduce, with_grad)
-        if counts is None:
-            counts = loss.new_empty(0)
-        ctx.mark_non_differentiable(counts)
-        if with_grad:
-            ctx.save_for_backward(logits)
-            ctx.backend, ctx.saved = backend, saved
-        return loss, counts
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_loss, grad_counts):
-        (logits,) = ctx.saved_tensors
-        return ctx.backend.backward(logits, ctx.saved, grad_loss), None, None, None, None, None, None
-
-
-def _focal_loss(inputs, targets, alpha, options, weight=None, communicator=distributed.TORCH, alpha_checked=True,
-                weight_zero_ignores=False, targets_name="targets"):
-    """The loss with checked options and alpha a tensor (values checked unless ``alpha_checked``
-    is False) or None. ``weight_zero_ignores``: positions with weight 0 count as ignored
-    (OpenMMLab's convention), not only as zero loss."""
+def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, communicator=distributed.TORCH,
+                            alpha_checked=True, weight_zero_ignores=False, targets_name="targets"):
+    """The loss for adapters (the OpenMMLab one): ``options`` a ``LossOptions`` from
+    ``checked_options``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is False) or
+    None; ``communicator`` what global statistics travel through; ``weight_zero_ignores``:
+    positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
+    ``targets_name`` names the targets in error messages."""
     _check_inputs(inputs, targets, alpha, options)
     _check_weight(weight, targets, targets_name)
     if weight_zero_ignores and weight is not None:
         targets = targets.masked_fill(weight == 0, options.ignore_index)
-    num_classes = inputs.shape[1]
-    backend = kernels.select(options.backend, inputs)
     deferred = inputs.device.type in _DEFERRED_DEVICE_TYPES and not options.sync_checks
-    if deferred:
-        device_checks.raise_pending(inputs.device)  # from an earlier call; no sync
-        if not backend.CHECKS_TARGETS:  # the Triton kernels check as they read
-            device_checks.record_targets(targets, num_classes, options.ignore_index)
-            if alpha is not None and not alpha_checked:
-                alpha = device_checks.checked_alpha(alpha)
-    else:
-        _check_target_values(targets, num_classes, options.ignore_index)
-        if alpha is not None and not alpha_checked:
-            _as_alpha(alpha)
-    if alpha is not None:
-        alpha = alpha.to(inputs.device)
     params = FocalParams(options.gamma, options.label_smoothing, options.ignore_index, options.background_class)
     reduction = options.reduction
-    loss, counts = _FocalLossFunction.apply(inputs, targets, alpha, weight, params, backend, reduction != "none")
-    if deferred:
-        device_checks.after_call(inputs.device, num_classes, options.ignore_index)
+    # The backend, the value checks and the math run inside one operator (kernels/ops.py)
+    loss, counts = ops.focal_loss(inputs, targets, alpha, weight, params, options.backend, reduction != "none",
+                                  deferred, not alpha_checked)
 
     if reduction in ("none", "sum"):
         count = None
@@ -261,15 +215,24 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
     Returns:
         Tensor: the reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
     """
-    options = _checked_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
+    options = checked_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
                                backend, compile, sync_checks)
-    alpha_checked = True
     if alpha is not None:
-        # Values of a tensor on a deferring device are checked there, without a sync.
-        defer = (isinstance(alpha, Tensor) and alpha.device.type in _DEFERRED_DEVICE_TYPES and not sync_checks)
-        alpha = _as_alpha(alpha, check_values=not defer)
-        alpha_checked = not defer
-    return _focal_loss(inputs, targets, alpha, options, weight, alpha_checked=alpha_checked)
+        # Its values are checked inside the loss's operator, as the targets are (kernels/ops.py).
+        alpha = _as_alpha(alpha, check_values=False)
+    return focal_loss_with_options(inputs, targets, options=options, alpha=alpha, weight=weight,
+                                   alpha_checked=alpha is None)
+
+
+def _option(name):
+    """A module attribute backed by its ``LossOptions``: setting it checks the new value as the
+    constructor does (``loss.gamma = -1`` raises instead of computing a NaN later)."""
+    def get(self):
+        return getattr(self._loss_options, name)
+
+    def set(self, value):
+        self._loss_options = checked_options(**dict(self._loss_options._asdict(), **{name: value}))
+    return property(get, set, doc=f"``{name}`` (checked when set)")
 
 
 class SoftmaxFocalLoss(nn.Module):
@@ -297,15 +260,22 @@ class SoftmaxFocalLoss(nn.Module):
     def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
                  background_class=0, gather_distributed=None, backend="auto", compile=False, sync_checks=False):
         super().__init__()
-        options = _checked_options(gamma, reduction, label_smoothing, ignore_index, background_class,
-                                   gather_distributed, backend, compile, sync_checks)
+        self._loss_options = checked_options(gamma, reduction, label_smoothing, ignore_index, background_class,
+                                              gather_distributed, backend, compile, sync_checks)
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
-        (self.gamma, self.reduction, self.label_smoothing, self.ignore_index, self.background_class,
-         self.gather_distributed, self.backend, self.sync_checks) = options
+
+    # The options, checked once at construction and checked again when one is set.
+    gamma = _option("gamma")
+    reduction = _option("reduction")
+    label_smoothing = _option("label_smoothing")
+    ignore_index = _option("ignore_index")
+    background_class = _option("background_class")
+    gather_distributed = _option("gather_distributed")
+    backend = _option("backend")
+    sync_checks = _option("sync_checks")
 
     def _options(self, **overrides):
-        return LossOptions(self.gamma, self.reduction, self.label_smoothing, self.ignore_index, self.background_class,
-                           self.gather_distributed, self.backend, self.sync_checks)._replace(**overrides)
+        return self._loss_options._replace(**overrides)
 
     def forward(self, inputs: Tensor, targets: Tensor, weight: Optional[Tensor] = None) -> Tensor:
         """The loss of ``inputs`` against ``targets``.
@@ -320,7 +290,7 @@ class SoftmaxFocalLoss(nn.Module):
             Tensor: the reduced loss (0-d, float32 at least) or, for 'none', per-position losses.
         """
         # Options and alpha were checked once, at construction.
-        return _focal_loss(inputs, targets, self.alpha, self._options(), weight)
+        return focal_loss_with_options(inputs, targets, options=self._options(), alpha=self.alpha, weight=weight)
 
     def extra_repr(self) -> str:
         return (f"gamma={self.gamma}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}, "

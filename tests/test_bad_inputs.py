@@ -67,3 +67,16 @@ def test_background_class_only_checked_for_mean_positive():
     value = softmax_focal_loss(LOGITS, TARGETS, reduction="mean", background_class=7)
     expected, _ = reference_focal_loss(LOGITS, TARGETS, reduction="mean")
     torch.testing.assert_close(value.double(), expected.detach(), rtol=1e-6, atol=1e-8)
+
+
+def test_setting_an_option_on_the_module_checks_it_again():
+    loss_fn = SoftmaxFocalLoss(gamma=2.0)
+    with pytest.raises(ValueError, match=r"gamma must be >= 0, got -1"):
+        loss_fn.gamma = -1
+    with pytest.raises(ValueError, match=r"reduction must be one of"):
+        loss_fn.reduction = "avg"
+    assert loss_fn.gamma == 2.0 and loss_fn.reduction == "mean"  # unchanged by the refused values
+    loss_fn.gamma = 0  # accepted values take effect: gamma 0 is cross-entropy
+    logits, targets = torch.randn(5, 3), torch.tensor([0, 1, 2, 1, 0])
+    torch.testing.assert_close(loss_fn(logits, targets), torch.nn.functional.cross_entropy(logits, targets))
+    assert isinstance(loss_fn.gamma, float)

@@ -5,8 +5,10 @@ Each backend module provides
     forward(logits, targets, alpha, weight, params, reduce, with_grad) -> (loss, counts, saved)
         loss: per position, shaped like targets (float32 or float64); with ``reduce`` the 0-d sum.
         counts: with ``reduce``, a (2,) tensor (valid positions, valid non-background positions).
-        saved: what ``backward`` needs besides the logits (None without ``with_grad``).
-    backward(logits, saved, grad_loss) -> gradient with respect to the logits, in their dtype
+        saved: what ``backward`` needs besides the logits and targets: one (4, *targets.shape)
+            tensor of the loss's dtype, four numbers per position whose meaning is the backend's
+            own (None without ``with_grad``). One tensor, so that a custom op can return it.
+    backward(logits, targets, saved, grad_loss, params) -> gradient with respect to the logits, in their dtype
     unavailable_reason(logits) -> None, or why it cannot run on these logits
     CHECKS_TARGETS: True where the kernel itself flags bad targets and alpha values on the device
 
@@ -14,7 +16,9 @@ Each backend module provides
 - ``compile``: the same two functions through ``torch.compile``.
 - ``triton``: hand-written Triton kernels of the same formulas (CUDA).
 
-The loss's options and the targets are checked before a backend runs; none imports the API.
+``ops.py`` runs a backend with the value checks of the targets and alpha (``checks.py``,
+``device_checks.py``) as two custom operators under torch.compile, or in an autograd.Function;
+none imports the API.
 """
 import warnings
 

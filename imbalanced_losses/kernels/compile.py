@@ -87,6 +87,8 @@ def _compiled_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad
     kernels = _kernels_for(logits)
     if kernels is not None:
         n, c = logits.shape[:2]
+        if coef_const is None:  # no smoothing: one compiled kernel for both (a per-position zero is cheap)
+            coef_const = torch.zeros_like(coef_p)
         per_row = [t.reshape(n, -1) for t in (index, row_max, coef_p, coef_const, coef_target, grad_loss)]
         grad = _guarded(lambda: kernels[1](logits.reshape(n, c, -1), *per_row))
         if grad is not None:
@@ -98,8 +100,8 @@ def forward(logits, targets, alpha, weight, params, reduce, with_grad):
     return eager.forward(logits, targets, alpha, weight, params, reduce, with_grad, rows=_compiled_rows)
 
 
-def backward(logits, saved, grad_loss):
-    return eager.backward(logits, saved, grad_loss, grad=_compiled_grad)
+def backward(logits, targets, saved, grad_loss, params):
+    return eager.backward(logits, targets, saved, grad_loss, params, grad=_compiled_grad)
 
 
 def _is_compile_error(error):

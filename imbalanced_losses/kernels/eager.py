@@ -6,7 +6,7 @@ two functions through ``torch.compile`` and the Triton kernels transcribe them l
 """
 import torch
 
-from .params import FocalParams, Saved
+from .params import FocalParams
 
 CHECKS_TARGETS = False
 
@@ -68,15 +68,19 @@ def focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_los
     return grad.to(logits.dtype)
 
 
+def target_index(targets, num_classes, ignore_index):
+    """Valid mask and gather index (the target, 0 where not valid)."""
+    valid = (targets != ignore_index) & (targets >= 0) & (targets < num_classes)
+    return valid, torch.where(valid, targets, 0).long()
+
+
 def prepare(logits, targets, alpha, weight, ignore_index):
     """Valid mask, gather index and per-position factor (valid * alpha[y] * weight).
 
     Targets outside [0, C) that are not ignore_index count as ignored here: on CPU they were
     refused before, on CUDA they are reported by ``device_checks`` without a host sync.
     """
-    num_classes = logits.shape[1]
-    valid = (targets != ignore_index) & (targets >= 0) & (targets < num_classes)
-    index = torch.where(valid, targets, 0).long()
+    valid, index = target_index(targets, logits.shape[1], ignore_index)
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     position_weight = valid.to(compute_dtype)
     if alpha is not None:
@@ -99,10 +103,18 @@ def forward(logits, targets, alpha, weight, params: FocalParams, reduce, with_gr
     if reduce:
         count = counts(valid, targets, params.background_class, loss.dtype)
         loss = loss.sum()
-    return loss, count, None if coefficients is None else Saved(index, coefficients)
+    saved = None
+    if coefficients is not None:  # (row_max, coef_p, coef_const, coef_target) per position
+        row_max, coef_p, coef_const, coef_target = coefficients
+        saved = torch.stack([row_max, coef_p, torch.zeros_like(coef_p) if coef_const is None else coef_const,
+                             coef_target])
+    return loss, count, saved
 
 
-def backward(logits, saved: Saved, grad_loss, grad=focal_grad):
+def backward(logits, targets, saved, grad_loss, params: FocalParams, grad=focal_grad):
+    _, index = target_index(targets, logits.shape[1], params.ignore_index)  # coefficients are 0 where invalid
     if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient
-        grad_loss = grad_loss.expand(saved.index.shape)
-    return grad(logits, saved.index, *saved.coefficients, grad_loss)
+        grad_loss = grad_loss.expand(index.shape)
+    row_max, coef_p, coef_const, coef_target = saved.unbind(0)
+    return grad(logits, index, row_max, coef_p, None if params.label_smoothing == 0 else coef_const, coef_target,
+                grad_loss)

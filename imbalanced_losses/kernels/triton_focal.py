@@ -380,11 +380,14 @@ def forward(logits, targets, alpha, weight, params, reduce, with_grad):
         if programs:
             _finish_kernel[(1,)](partial, loss, count, programs, BLOCK=1024, num_warps=4)
             launches += 1
-    return loss, count, (saved, targets_bs, smoothing, params.ignore_index)
+    # (lse, coef_p, coef_const, coef_target) per position, laid out (4, B * S): viewed as (4, *targets.shape)
+    return loss, count, None if saved is None else saved.view((4,) + tuple(targets.shape))
 
 
-def backward(logits, saved, grad_loss):
-    saved_tensor, targets_bs, smoothing, ignore_index = saved
+def backward(logits, targets, saved, grad_loss, params):
+    saved_tensor = saved.reshape(4, -1)
+    targets_bs = _per_position(targets, logits.dim())
+    smoothing, ignore_index = params.label_smoothing != 0, params.ignore_index
     view = _as_bcs(logits)
     grad = torch.empty_like(logits)
     if view is None or grad.stride() != logits.stride():  # not dense: compute on a contiguous copy

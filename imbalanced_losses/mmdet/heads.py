@@ -62,8 +62,10 @@ class SoftmaxRetinaHead(RetinaHead):
 
         num_level_anchors = [anchors.size(0) for anchors in anchor_list[0]]
         level_anchors = images_to_levels([cat_boxes(anchors) for anchors in anchor_list], num_level_anchors)
-        loss_bbox = [self._loss_bbox_single(*level, avg_factor=avg_factor) for level in
-                     zip(bbox_preds, level_anchors, bbox_targets_list, bbox_weights_list)]
+        # by index, not zip(): torch.compile (mmengine's compile=True) cannot step through a zip here
+        loss_bbox = [self._loss_bbox_single(bbox_preds[i], level_anchors[i], bbox_targets_list[i],
+                                            bbox_weights_list[i], avg_factor=avg_factor)
+                     for i in range(len(bbox_preds))]
         return dict(loss_cls=loss_cls, loss_bbox=loss_bbox)
 
     def _loss_bbox_single(self, bbox_pred, anchors, bbox_targets, bbox_weights, avg_factor):

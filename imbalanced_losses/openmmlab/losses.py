@@ -9,7 +9,7 @@ from mmengine import dist as mmengine_dist
 from mmengine.registry import MODELS
 
 from ..distributed import Communicator
-from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, _check_int, _focal_loss
+from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, check_int, focal_loss_with_options
 from .annotations import alpha_from_spec
 
 MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 1,
@@ -74,12 +74,12 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
             raise ValueError(f"reduction_override must be None or one of {REDUCTIONS}, got {reduction!r}")
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')
-        ignore_index = self.ignore_index if ignore_index is None else _check_int("ignore_index", ignore_index)
+        ignore_index = self.ignore_index if ignore_index is None else check_int("ignore_index", ignore_index)
         local_mean = avg_factor is not None and reduction == "mean"
         options = self._options(reduction="sum" if local_mean else reduction, ignore_index=ignore_index,
                                 gather_distributed=False if local_mean else self.gather_distributed)
-        loss = _focal_loss(cls_score, label, self.alpha, options, weight, MMENGINE, weight_zero_ignores=True,
-                           targets_name="label")
+        loss = focal_loss_with_options(cls_score, label, options=options, alpha=self.alpha, weight=weight,
+                                       communicator=MMENGINE, weight_zero_ignores=True, targets_name="label")
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss

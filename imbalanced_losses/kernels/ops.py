@@ -1,0 +1,137 @@
+"""The loss as two operators the compiler sees as one node each: ``imbalanced_losses::focal_forward``
+and ``imbalanced_losses::focal_backward`` (``torch.library.custom_op``, torch >= 2.4).
+
+Inside them run what ``torch.compile`` cannot trace without breaking the graph: the choice of
+backend for the tensors' device and dtype, the value checks of the targets and alpha (a host sync
+and a ``ValueError`` on CPU; flags on the device on CUDA), and the backend itself (eager tensor
+operations, the ``compile`` backend's kernels, or Triton kernels). The compiler sees their
+outputs' shapes through fake implementations, and the forward's outputs are consumed by the
+loss, so the checks inside cannot be dropped as dead code. Backward: ``register_autograd``.
+
+Outside torch.compile, and on torch without ``custom_op``, the same two functions run inside an
+``autograd.Function`` (``FocalFunction``): the custom op's dispatch costs more per call than the
+compiler's view is worth there.
+"""
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from . import checks, device_checks, select
+from .params import FocalParams
+
+CUSTOM_OPS = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
+USE_CUSTOM_OPS = CUSTOM_OPS  # False: the autograd.Function also under torch.compile
+EAGER_CUSTOM_OPS = False  # True: the custom ops also outside torch.compile (tests compare the two paths)
+
+
+def run_forward(logits, targets, alpha, weight, params, backend, reduce, with_grad, deferred, check_alpha):
+    """Checks, then the backend's forward: (loss, counts or None, saved or None)."""
+    module = select(backend, logits)
+    num_classes = logits.shape[1]
+    if deferred:  # CUDA: no host sync; a bad value is computed as ignored and raised by a later call
+        device_checks.raise_pending(logits.device)  # from an earlier call
+        if not module.CHECKS_TARGETS:  # the Triton kernels flag them as they read
+            device_checks.record_targets(targets, num_classes, params.ignore_index)
+            if alpha is not None and check_alpha:
+                alpha = device_checks.checked_alpha(alpha)
+    else:
+        checks.check_target_values(targets, num_classes, params.ignore_index)
+        if alpha is not None and check_alpha:
+            checks.check_alpha_values(alpha)
+    if alpha is not None:
+        alpha = alpha.to(logits.device)
+    result = module.forward(logits, targets, alpha, weight, params, reduce, with_grad)
+    if deferred:
+        device_checks.after_call(logits.device, num_classes, params.ignore_index)
+    return result
+
+
+def run_backward(logits, targets, saved, grad_loss, params, backend):
+    return select(backend, logits).backward(logits, targets, saved, grad_loss, params)
+
+
+def loss_dtype(logits_dtype):
+    return torch.promote_types(logits_dtype, torch.float32)
+
+
+class FocalFunction(torch.autograd.Function):
+    """The same forward and backward as the custom ops, for torch without ``custom_op``."""
+
+    @staticmethod
+    def forward(ctx, logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha):
+        with_grad = ctx.needs_input_grad[0]
+        loss, counts, saved = run_forward(logits, targets, alpha, weight, params, backend, reduce, with_grad,
+                                          deferred, check_alpha)
+        counts = loss.new_zeros(2) if counts is None else counts
+        ctx.mark_non_differentiable(counts)
+        if with_grad:
+            ctx.save_for_backward(logits, targets, saved)
+            ctx.params, ctx.backend = params, backend
+        return loss, counts
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_loss, grad_counts):
+        logits, targets, saved = ctx.saved_tensors
+        return (run_backward(logits, targets, saved, grad_loss, ctx.params, ctx.backend),) + (None,) * 8
+
+
+if CUSTOM_OPS:
+    @torch.library.custom_op("imbalanced_losses::focal_forward", mutates_args=())
+    def focal_forward(logits: Tensor, targets: Tensor, alpha: Optional[Tensor], weight: Optional[Tensor],
+                      gamma: float, label_smoothing: float, ignore_index: int, background_class: int, backend: str,
+                      reduce: bool, with_grad: bool, deferred: bool, check_alpha: bool
+                      ) -> Tuple[Tensor, Tensor, Tensor]:
+        """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
+        (zeros without ``reduce``) and the backend's four numbers per position for the backward
+        (empty without ``with_grad``)."""
+        params = FocalParams(gamma, label_smoothing, ignore_index, background_class)
+        loss, counts, saved = run_forward(logits, targets, alpha, weight, params, backend, reduce, with_grad,
+                                          deferred, check_alpha)
+        return (loss, loss.new_zeros(2) if counts is None else counts,
+                loss.new_empty(0) if saved is None else saved)
+
+    @focal_forward.register_fake
+    def _focal_forward_fake(logits, targets, alpha, weight, gamma, label_smoothing, ignore_index, background_class,
+                            backend, reduce, with_grad, deferred, check_alpha):
+        dtype = loss_dtype(logits.dtype)
+        return (logits.new_empty(() if reduce else targets.shape, dtype=dtype), logits.new_empty(2, dtype=dtype),
+                logits.new_empty((4, *targets.shape) if with_grad else (0,), dtype=dtype))
+
+    @torch.library.custom_op("imbalanced_losses::focal_backward", mutates_args=())
+    def focal_backward(logits: Tensor, targets: Tensor, saved: Tensor, grad_loss: Tensor, label_smoothing: float,
+                       ignore_index: int, backend: str) -> Tensor:
+        """The gradient with respect to the logits, in their dtype."""
+        params = FocalParams(0.0, label_smoothing, ignore_index, 0)  # what the backwards read
+        return run_backward(logits, targets, saved, grad_loss, params, backend).contiguous()
+
+    @focal_backward.register_fake
+    def _focal_backward_fake(logits, targets, saved, grad_loss, label_smoothing, ignore_index, backend):
+        return logits.new_empty(logits.shape)
+
+    def _setup_context(ctx, inputs, output):
+        logits, targets, *_ = inputs
+        ctx.save_for_backward(logits, targets, output[2])
+        ctx.options = (inputs[5], inputs[6], inputs[8])  # label_smoothing, ignore_index, backend
+        ctx.mark_non_differentiable(output[1], output[2])
+
+    def _backward(ctx, grad_loss, grad_counts, grad_saved):
+        logits, targets, saved = ctx.saved_tensors
+        return (focal_backward(logits, targets, saved, grad_loss, *ctx.options),) + (None,) * 12
+
+    torch.library.register_autograd("imbalanced_losses::focal_forward", _backward, setup_context=_setup_context)
+
+
+def focal_loss(logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha):
+    """(loss, counts): through the custom op while torch.compile traces, else ``FocalFunction``.
+    Both run ``run_forward``/``run_backward``; eager calls skip the custom op's dispatch, which
+    cost about 0.2 ms per forward+backward on CPU (1024 x 81: 0.92 ms against 0.73 ms)."""
+    if not (USE_CUSTOM_OPS and (EAGER_CUSTOM_OPS or torch.compiler.is_compiling())):
+        return FocalFunction.apply(logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha)
+    with_grad = torch.is_grad_enabled() and logits.requires_grad
+    loss, counts, _ = focal_forward(logits, targets, alpha, weight, float(params.gamma),
+                                    float(params.label_smoothing), int(params.ignore_index),
+                                    int(params.background_class), backend, reduce, with_grad, deferred, check_alpha)
+    return loss, counts
