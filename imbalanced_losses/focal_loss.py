@@ -12,6 +12,7 @@ gradient live in ``kernels`` (``kernels/eager.py`` writes the formulas once; the
 Triton backends run the same formulas); this module checks the inputs, picks the backend and
 reduces.
 """
+import math
 import numbers
 from typing import NamedTuple, Optional
 
@@ -47,7 +48,7 @@ def check_int(name, value):
 
 
 def checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100, background_class=0,
-                     gather_distributed=None, backend="auto", compile=False, sync_checks=False):
+                    gather_distributed=None, backend="auto", compile=False, sync_checks=False):
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} ({type(gamma).__name__})")
     if not gamma >= 0:  # also catches NaN
@@ -74,9 +75,9 @@ def checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_ind
 
 
 def _as_alpha(alpha, check_values=True):
-    """Validate per-class factors and return them as a float tensor of shape (C,). The value checks
-    sync the host for a CUDA tensor; without ``check_values`` the device checks them (see
-    ``kernels.device_checks``)."""
+    """Validate per-class factors and return them as a float tensor of shape (C,). A list's values
+    are always checked here; a tensor's only with ``check_values`` (a host sync for a CUDA
+    tensor), otherwise inside the loss's operator (``kernels/ops.py``)."""
     if isinstance(alpha, Tensor):
         if alpha.is_complex() or alpha.dtype == torch.bool:
             raise TypeError(f"alpha must be a real tensor, got dtype {alpha.dtype}")
@@ -92,7 +93,13 @@ def _as_alpha(alpha, check_values=True):
         raise TypeError(f"alpha must be None, a 1-D tensor or a list of floats, got {type(alpha).__name__}")
     if tensor.dim() != 1:
         raise ValueError(f"alpha must be 1-D of shape (C,), got shape {tuple(tensor.shape)}")
-    if check_values:
+    if isinstance(alpha, (list, tuple)):  # host numbers: checked here, reading no tensor (nothing to trace)
+        values = [float(v) for v in alpha]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"alpha must be finite, got {values}")
+        if any(v < 0 for v in values):
+            raise ValueError(f"alpha must be non-negative, got {values}")
+    elif check_values:
         checks.check_alpha_values(tensor)
     return tensor
 
@@ -216,12 +223,13 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
         Tensor: the reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
     """
     options = checked_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
-                               backend, compile, sync_checks)
+                              backend, compile, sync_checks)
+    alpha_checked = alpha is None or not isinstance(alpha, Tensor)  # a list is checked by _as_alpha
     if alpha is not None:
-        # Its values are checked inside the loss's operator, as the targets are (kernels/ops.py).
+        # A tensor's values are checked inside the loss's operator, as the targets are (kernels/ops.py).
         alpha = _as_alpha(alpha, check_values=False)
     return focal_loss_with_options(inputs, targets, options=options, alpha=alpha, weight=weight,
-                                   alpha_checked=alpha is None)
+                                   alpha_checked=alpha_checked)
 
 
 def _option(name):

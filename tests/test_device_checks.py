@@ -77,6 +77,15 @@ def test_bad_alpha_tensor_is_used_as_zero_then_reported(deferred, backend):
         raise_deferred_errors()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_alpha_list_raises_in_the_call_even_where_checks_are_deferred(deferred, backend):
+    """A list's values are host numbers: checking them costs no sync, so it is never deferred."""
+    logits, targets = _inputs(DEVICE[backend])
+    with pytest.raises(ValueError, match=r"alpha must be non-negative, got \[1.0, -0.5, 1.0, 1.0, 1.0\]"):
+        softmax_focal_loss(logits, targets, alpha=[1, -0.5, 1, 1, 1], backend=backend)
+    raise_deferred_errors()  # and nothing was left on the device
+
+
 def test_without_deferral_cpu_checks_immediately():
     logits, targets = _inputs("cpu")
     targets[1] = 9

@@ -30,6 +30,8 @@ def run_forward(logits, targets, alpha, weight, params, backend, reduce, with_gr
     """Checks, then the backend's forward: (loss, counts or None, saved or None)."""
     module = select(backend, logits)
     num_classes = logits.shape[1]
+    if alpha is not None:
+        alpha = alpha.to(logits.device)  # first: a deferred check flags it on the logits' device
     if deferred:  # CUDA: no host sync; a bad value is computed as ignored and raised by a later call
         device_checks.raise_pending(logits.device)  # from an earlier call
         if not module.CHECKS_TARGETS:  # the Triton kernels flag them as they read
@@ -40,8 +42,6 @@ def run_forward(logits, targets, alpha, weight, params, backend, reduce, with_gr
         checks.check_target_values(targets, num_classes, params.ignore_index)
         if alpha is not None and check_alpha:
             checks.check_alpha_values(alpha)
-    if alpha is not None:
-        alpha = alpha.to(logits.device)
     result = module.forward(logits, targets, alpha, weight, params, reduce, with_grad)
     if deferred:
         device_checks.after_call(logits.device, num_classes, params.ignore_index)
