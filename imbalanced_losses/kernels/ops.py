@@ -57,7 +57,7 @@ def loss_dtype(logits_dtype):
 
 
 class FocalFunction(torch.autograd.Function):
-    """The same forward and backward as the custom ops, for torch without ``custom_op``."""
+    """The same forward and backward as the custom ops: for eager calls, and for torch without ``custom_op``."""
 
     @staticmethod
     def forward(ctx, logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha):
