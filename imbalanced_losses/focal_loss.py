@@ -12,7 +12,6 @@ gradient live in ``kernels`` (``kernels/eager.py`` writes the formulas once; the
 Triton backends run the same formulas); this module checks the inputs, picks the backend and
 reduces.
 """
-import math
 import numbers
 from typing import NamedTuple, Optional
 
@@ -94,11 +93,7 @@ def _as_alpha(alpha, check_values=True):
     if tensor.dim() != 1:
         raise ValueError(f"alpha must be 1-D of shape (C,), got shape {tuple(tensor.shape)}")
     if isinstance(alpha, (list, tuple)):  # host numbers: checked here, reading no tensor (nothing to trace)
-        values = [float(v) for v in alpha]
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError(f"alpha must be finite, got {values}")
-        if any(v < 0 for v in values):
-            raise ValueError(f"alpha must be non-negative, got {values}")
+        checks.check_alpha_numbers(alpha)
     elif check_values:
         checks.check_alpha_values(tensor)
     return tensor

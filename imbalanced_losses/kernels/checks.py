@@ -1,6 +1,9 @@
 """The value checks of targets and alpha, run where the loss runs (inside its op, where the
 compiler does not trace): immediate, with one host sync that buys a clear error at the offending
-call (CPU, or ``sync_checks=True``), or deferred to the device without a sync (``device_checks``)."""
+call (CPU, or ``sync_checks=True``), or deferred to the device without a sync (``device_checks``).
+Alpha given as numbers is checked as numbers (no tensor read, nothing for the compiler to trace)."""
+import math
+
 import torch
 
 
@@ -13,7 +16,15 @@ def check_target_values(targets, num_classes, ignore_index):
 
 
 def check_alpha_values(alpha):
-    if alpha.numel() and not bool(torch.isfinite(alpha).all()):
-        raise ValueError(f"alpha must be finite, got {alpha.tolist()}")
-    if alpha.numel() and bool((alpha < 0).any()):
-        raise ValueError(f"alpha must be non-negative, got {alpha.tolist()}")
+    """A tensor's values (one host sync)."""
+    if alpha.numel() and not (bool(torch.isfinite(alpha).all()) and not bool((alpha < 0).any())):
+        check_alpha_numbers(alpha.tolist())
+
+
+def check_alpha_numbers(values):
+    """Python numbers: finite and non-negative."""
+    values = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"alpha must be finite, got {values}")
+    if any(v < 0 for v in values):
+        raise ValueError(f"alpha must be non-negative, got {values}")

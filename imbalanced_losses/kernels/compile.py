@@ -83,17 +83,15 @@ def _compiled_rows(logits, index, weight, gamma, eps, with_grad):
     return eager.focal_rows(logits, index, weight, gamma, eps, with_grad)
 
 
-def _compiled_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss):
+def _compiled_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing=True):
     kernels = _kernels_for(logits)
-    if kernels is not None:
+    if kernels is not None:  # one kernel with or without smoothing: coef_const is then the saved zeros
         n, c = logits.shape[:2]
-        if coef_const is None:  # no smoothing: one compiled kernel for both (a per-position zero is cheap)
-            coef_const = torch.zeros_like(coef_p)
         per_row = [t.reshape(n, -1) for t in (index, row_max, coef_p, coef_const, coef_target, grad_loss)]
         grad = _guarded(lambda: kernels[1](logits.reshape(n, c, -1), *per_row))
         if grad is not None:
             return grad.reshape(logits.shape)
-    return eager.focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss)
+    return eager.focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing)
 
 
 def forward(logits, targets, alpha, weight, params, reduce, with_grad):

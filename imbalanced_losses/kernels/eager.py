@@ -58,11 +58,12 @@ def focal_rows(logits, index, weight, gamma, eps, with_grad):
     return loss, (row_max, coef_p, coef_const, coef_target)
 
 
-def focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss):
-    """The gradient with respect to the logits in one pass (coefficients from ``focal_rows``)."""
+def focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing=True):
+    """The gradient with respect to the logits in one pass (coefficients from ``focal_rows``;
+    without ``smoothing`` coef_const is zero and not added)."""
     # In compute dtype (row_max is at least float32), one new N x C buffer, updated in place.
     grad = torch.sub(logits, row_max.unsqueeze(1)).exp_().mul_((grad_loss * coef_p).unsqueeze(1))
-    if coef_const is not None:
+    if smoothing and coef_const is not None:
         grad.add_((grad_loss * coef_const).unsqueeze(1))
     grad.scatter_(1, index.unsqueeze(1), (grad_loss * coef_target).unsqueeze(1))
     return grad.to(logits.dtype)
@@ -112,9 +113,8 @@ def forward(logits, targets, alpha, weight, params: FocalParams, reduce, with_gr
 
 
 def backward(logits, targets, saved, grad_loss, params: FocalParams, grad=focal_grad):
-    _, index = target_index(targets, logits.shape[1], params.ignore_index)  # coefficients are 0 where invalid
+    # Every coefficient is 0 where the target is not valid, so any column index will do there.
+    index = targets.clamp(0, logits.shape[1] - 1).long()
     if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient
         grad_loss = grad_loss.expand(index.shape)
-    row_max, coef_p, coef_const, coef_target = saved.unbind(0)
-    return grad(logits, index, row_max, coef_p, None if params.label_smoothing == 0 else coef_const, coef_target,
-                grad_loss)
+    return grad(logits, index, *saved.unbind(0), grad_loss, smoothing=params.label_smoothing != 0)

@@ -112,10 +112,11 @@ if CUSTOM_OPS:
         return logits.new_empty(logits.shape)
 
     def _setup_context(ctx, inputs, output):
-        logits, targets, *_ = inputs
-        ctx.save_for_backward(logits, targets, output[2])
-        ctx.options = (inputs[5], inputs[6], inputs[8])  # label_smoothing, ignore_index, backend
-        ctx.mark_non_differentiable(output[1], output[2])
+        logits, targets, _, _, _, label_smoothing, ignore_index, _, backend, *_ = inputs
+        _, counts, saved = output
+        ctx.save_for_backward(logits, targets, saved)
+        ctx.options = (label_smoothing, ignore_index, backend)
+        ctx.mark_non_differentiable(counts, saved)
 
     def _backward(ctx, grad_loss, grad_counts, grad_saved):
         logits, targets, saved = ctx.saved_tensors
