@@ -239,7 +239,7 @@ def test_run_study_quick_smoke_test(tmp_path):
     one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"]
     two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
                  "frcnn-softmax-focal-prior"]
-    segmentation = ["seg-ce", "seg-ce-dice", "seg-focal", "seg-focal-cb"]
+    segmentation = ["seg-ce", "seg-ce-dice", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb"]
     assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage + segmentation)
     for run in runs:
         record = json.load(open(os.path.join(out, "runs", run)))
@@ -278,6 +278,10 @@ def test_run_study_quick_smoke_test(tmp_path):
     assert "| mIoU | mIoU_r | mIoU_c | mIoU_f | aAcc | iteration time / CE |" in seg
     assert "| ours + class-balanced alpha | 1 |" in seg and "(study/segmentation_per_class_iou.png)" in seg
     assert "### Per-class IoU (%)" in seg and "| solid_blue_triangle | r |" in seg
+    assert "| CrossEntropyLoss + OHEMPixelSampler (mmseg's) | 1 |" in seg
+    assert "| class-weighted CE (ours, gamma 0 + class-balanced alpha) | 1 |" in seg
+    assert "Paired differences to CrossEntropyLoss (mmseg's default), seed by seed" in seg
+    assert "- ours (gamma 2, mean): mIoU_r " in seg and "(seed 0 " in seg
 
 
 def test_annotation_helpers_reject_malformed_files(tmp_path):

@@ -14,7 +14,7 @@ import statistics
 from imbalanced_losses.frequency_groups import COMMON_MAX_IMAGES, RARE_MAX_IMAGES
 from study_variants import FAMILIES, VARIANTS
 
-COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red")
+COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 PER_CLASS = {"detection": ("per_class_AP", "AP"), "segmentation": ("per_class_IoU", "IoU (%)")}
 LOSS_CURVES = {"detection": (("loss_cls", "classification loss (each variant's own scale)"), ("loss_bbox", "box loss")),
                "segmentation": (("decode", "decode head loss (each variant's own scale)"),
@@ -187,6 +187,7 @@ def family_markdown(out_dir, spec, runs, classes, variants, ratios):
                 continue
             diffs = [f"{m} {mean_of(runs[v], m) - mean_of(runs[baseline], m):+.{digits}f}" for m in spec.metrics]
             lines.append(f"- {VARIANTS[v].label}: " + ", ".join(diffs))
+    lines += paired_differences(spec, runs, variants, digits)
     lines += ["", f"![{metric} by group](study/{prefix}group_{metric.lower()}.png)", "",
               f"![per-class {metric} against training frequency](study/{prefix}per_class_{metric.lower()}.png)", "",
               f"![training losses](study/{prefix}loss_curves.png)", "",
@@ -215,9 +216,62 @@ def family_markdown(out_dir, spec, runs, classes, variants, ratios):
                        f"window) to the mean of the {short} runs; other work on the machine disturbs them.")
     lines += ["", f"Training time: {minutes:.0f} minutes of training over {sum(len(runs[v]) for v in variants)} "
                   f"runs (evaluation not included), on {'; '.join(machines)}. " + timing_note, ""]
+    lines += calibration_markdown(out_dir, spec)
     if osp.exists(osp.join(out_dir, conclusion)):
         lines += ["### Conclusion", "", open(osp.join(out_dir, conclusion)).read().strip(), ""]
     return lines
+
+
+def paired_differences(spec, runs, variants, digits):
+    """Per seed, variant minus baseline on the family's primary metrics (seeds both ran)."""
+    baseline = spec.baseline
+    if not spec.primary or baseline not in runs:
+        return []
+    base = {r["seed"]: r for r in runs[baseline]}
+    lines = ["", f"Paired differences to {VARIANTS[baseline].label}, seed by seed (the same seed: the same "
+                 "initialisation and data order), on the primary metrics " + ", ".join(spec.primary)
+             + "; mean +- std of the differences, then each seed's:", ""]
+    for v in variants:
+        if v == baseline:
+            continue
+        pairs = sorted((r["seed"], r) for r in runs[v] if r["seed"] in base)
+        parts = []
+        for m in spec.primary:
+            diffs = [r["metrics"][m] - base[seed]["metrics"][m] for seed, r in pairs]
+            per_seed = ", ".join(f"seed {seed} {d:+.{digits}f}" for (seed, _), d in zip(pairs, diffs))
+            parts.append(f"{m} {cell(diffs, digits)} ({per_seed})")
+        lines.append(f"- {VARIANTS[v].label}: " + "; ".join(parts))
+    return lines
+
+
+def calibration_markdown(out_dir, spec):
+    """The calibration log (``tools/calibrate_segmentation.py`` records) and its hand-written notes."""
+    folder = osp.join(out_dir, spec.prefix + "calibration")
+    records = [json.load(open(p)) for p in sorted(glob.glob(osp.join(folder, "*.json")))]
+    notes = osp.join(out_dir, spec.prefix + "calibration.md")
+    if not records and not osp.exists(notes):
+        return []
+    lines = ["### Calibration of the recipe (CE only, before any other variant ran)", ""]
+    if osp.exists(notes):
+        lines += [open(notes).read().strip(), ""]
+    by_name = {}
+    for r in records:
+        by_name.setdefault(r["name"], []).append(r)
+    order = sorted(by_name, key=lambda n: min(r.get("order", 0) for r in by_name[n]))
+    lines += ["| # | recipe | changes to the base config of its commit | seeds | " + " | ".join(spec.metrics)
+              + " | classes with IoU > 0 (per seed) | s / iter | commit |",
+              "|---|---|---|---|" + "---|" * len(spec.metrics) + "---|---|---|"]
+    for index, name in enumerate(order, 1):
+        rs = sorted(by_name[name], key=lambda r: r["seed"])
+        changes = ", ".join(f"`{o}`" for o in rs[0]["options"]) or "none"
+        learned = ", ".join(str(sum(1 for v in r["per_class_IoU"].values() if v > 0)) for r in rs)
+        lines.append(f"| {index} | {name} | {changes} | {len(rs)} | "
+                     + " | ".join(cell([r["metrics"][m] for r in rs], 2) for m in spec.metrics)
+                     + f" | {learned} | {statistics.fmean(r['iteration_seconds'] for r in rs):.3f} | "
+                     + f"{rs[0]['commit']} |")
+    lines += ["", "What each recipe was tried for:", ""]
+    lines += [f"{index}. **{name}**: {by_name[name][0]['note'] or 'no note'}" for index, name in enumerate(order, 1)]
+    return lines + [""]
 
 
 def write_markdown(out_dir, classes, sections):
