@@ -2,6 +2,7 @@
 from .class_balance import class_balanced_alpha
 from .focal_loss import SoftmaxFocalLoss, softmax_focal_loss
 from .kernels.device_checks import raise_deferred_errors
+from .options import LossOptions
 
-__all__ = ["SoftmaxFocalLoss", "class_balanced_alpha", "raise_deferred_errors", "softmax_focal_loss"]
+__all__ = ["LossOptions", "SoftmaxFocalLoss", "class_balanced_alpha", "raise_deferred_errors", "softmax_focal_loss"]
 __version__ = "0.2.0"

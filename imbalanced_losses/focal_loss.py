@@ -1,4 +1,5 @@
-"""Softmax focal loss: the API, the checks, the reductions and the choice of backend.
+"""Softmax focal loss: the API. A call is validated (types and shapes), planned (``CallPlan``),
+applied (the operator of ``kernels/ops.py``: value checks, backend, math) and reduced.
 
 For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_index``)::
 
@@ -9,68 +10,22 @@ For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_i
 
 Ignored positions contribute 0 loss and 0 gradient. The per-position math and its one-pass
 gradient live in ``kernels`` (``kernels/eager.py`` writes the formulas once; the compile and
-Triton backends run the same formulas); this module checks the inputs, picks the backend and
-reduces.
+Triton backends run the same formulas); the options and their defaults are ``options.py``'s.
 """
-import numbers
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from . import distributed, kernels
+from . import distributed
 from .kernels import checks, ops
-from .kernels.params import FocalParams
+from .kernels.checks import CheckPolicy
+from .kernels.params import CallPlan
+from .options import REDUCTIONS, LossOptions, check_int
 
-REDUCTIONS = ("none", "mean", "sum", "mean_positive")
-# Where the target check is deferred to the device by default (see kernels/device_checks.py);
-# elsewhere it is immediate. Tests add "cpu" to run the deferred path under Triton's interpreter.
-_DEFERRED_DEVICE_TYPES = ("cuda",)
-
-
-class LossOptions(NamedTuple):
-    """The checked options of one call, immutable (``checked_options`` builds them)."""
-    gamma: float = 2.0
-    reduction: str = "mean"
-    label_smoothing: float = 0.0
-    ignore_index: int = -100
-    background_class: int = 0
-    gather_distributed: Optional[bool] = None
-    backend: str = "auto"
-    sync_checks: bool = False
-
-
-def check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    return int(value)
-
-
-def checked_options(gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100, background_class=0,
-                    gather_distributed=None, backend="auto", compile=False, sync_checks=False):
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise TypeError(f"gamma must be a real number >= 0, got {gamma!r} ({type(gamma).__name__})")
-    if not gamma >= 0:  # also catches NaN
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
-        raise TypeError(f"label_smoothing must be a real number in [0, 1], got {label_smoothing!r}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    if gather_distributed is not None and not isinstance(gather_distributed, bool):
-        raise TypeError(f"gather_distributed must be None, True or False, got {gather_distributed!r}")
-    if not isinstance(compile, bool):
-        raise TypeError(f"compile must be True or False, got {compile!r}")
-    if not isinstance(sync_checks, bool):
-        raise TypeError(f"sync_checks must be True or False, got {sync_checks!r}")
-    kernels.check_name(backend)
-    if compile:  # the 0.1 spelling of backend='compile'
-        if backend not in ("auto", "compile"):
-            raise ValueError(f"compile=True means backend='compile', but backend={backend!r} was also given")
-        backend = "compile"
-    return LossOptions(float(gamma), reduction, float(label_smoothing), check_int("ignore_index", ignore_index),
-                       check_int("background_class", background_class), gather_distributed, backend, sync_checks)
+__all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
+           "softmax_focal_loss"]
+_D = LossOptions  # the defaults of the signatures below, written once (options.py)
 
 
 def _as_alpha(alpha, check_values=True):
@@ -133,34 +88,31 @@ def _check_weight(weight, targets, targets_name="targets"):
         raise ValueError(f"weight must be a tensor shaped like {targets_name} {tuple(targets.shape)}, got {found}")
 
 
-def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, communicator=distributed.TORCH,
-                            alpha_checked=True, weight_zero_ignores=False, targets_name="targets"):
-    """The loss for adapters (the OpenMMLab one): ``options`` a ``LossOptions`` from
-    ``checked_options``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is False) or
-    None; ``communicator`` what global statistics travel through; ``weight_zero_ignores``:
-    positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
-    ``targets_name`` names the targets in error messages."""
+def _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name):
+    """Types and shapes (no host sync); the targets with zero-weight positions ignored where asked."""
     _check_inputs(inputs, targets, alpha, options)
     _check_weight(weight, targets, targets_name)
     if weight_zero_ignores and weight is not None:
         targets = targets.masked_fill(weight == 0, options.ignore_index)
-    deferred = inputs.device.type in _DEFERRED_DEVICE_TYPES and not options.sync_checks
-    params = FocalParams(options.gamma, options.label_smoothing, options.ignore_index, options.background_class)
-    reduction = options.reduction
-    # The backend, the value checks and the math run inside one operator (kernels/ops.py)
-    loss, counts = ops.focal_loss(inputs, targets, alpha, weight, params, options.backend, reduction != "none",
-                                  deferred, not alpha_checked)
+    return targets
 
-    if reduction in ("none", "sum"):
-        count = None
-    else:
-        count = counts[0] if reduction == "mean" else counts[1]
+
+def _plan(inputs, options, check_alpha):
+    return CallPlan(options.kernel_params(), options.backend, options.reduction != "none",
+                    CheckPolicy.for_call(inputs.device, options.sync_checks), check_alpha)
+
+
+def _reduce(loss, counts, options, communicator):
+    """The reduction of the summed loss by its count (global where ``gather_distributed`` says so)."""
+    reduction = options.reduction
     if reduction == "none":
         result = loss
-    elif distributed.should_gather(options.gather_distributed, communicator):
-        result = distributed.global_reduce(loss, count, communicator)
     else:
-        result = loss if count is None else loss / count.clamp_min(1)
+        count = None if reduction == "sum" else counts[0] if reduction == "mean" else counts[1]
+        if distributed.should_gather(options.gather_distributed, communicator):
+            result = distributed.global_reduce(loss, count, communicator)
+        else:
+            result = loss if count is None else loss / count.clamp_min(1)
     if torch.is_grad_enabled() and not result.requires_grad:
         # Training code calls loss.backward() even on plain tensors (the quick examples in the
         # README do): give it a leaf to run on. Backward then reaches nothing, as no input needs
@@ -169,9 +121,26 @@ def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None
     return result
 
 
-def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0,
-                       ignore_index=-100, background_class=0, gather_distributed=None, weight=None, backend="auto",
-                       compile=False, sync_checks=False):
+def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, communicator=distributed.TORCH,
+                            alpha_checked=True, weight_zero_ignores=False, targets_name="targets"):
+    """The loss for adapters (the OpenMMLab one): validate, plan, apply, reduce.
+
+    ``options`` a ``LossOptions``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is
+    False) or None; ``communicator`` what global statistics travel through; ``weight_zero_ignores``:
+    positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
+    ``targets_name`` names the targets in error messages."""
+    targets = _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name)
+    plan = _plan(inputs, options, check_alpha=not alpha_checked)
+    # The backend, the value checks and the math run inside one operator (kernels/ops.py)
+    loss, counts = ops.focal_loss(inputs, targets, alpha, weight, plan)
+    return _reduce(loss, counts, options, communicator)
+
+
+def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float = _D.gamma,
+                       reduction: str = _D.reduction, label_smoothing: float = _D.label_smoothing,
+                       ignore_index: int = _D.ignore_index, background_class: int = _D.background_class,
+                       gather_distributed: Optional[bool] = _D.gather_distributed, weight: Optional[Tensor] = None,
+                       backend: str = _D.backend, compile: bool = False, sync_checks: bool = _D.sync_checks) -> Tensor:
     """Multiclass softmax focal loss.
 
     At every position whose target ``y`` is not ``ignore_index``, with ``eps = label_smoothing``::
@@ -216,9 +185,13 @@ def softmax_focal_loss(inputs, targets, alpha=None, gamma=2.0, reduction="mean",
 
     Returns:
         Tensor: the reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
+
+    The defaults are ``LossOptions``'s.
     """
-    options = checked_options(gamma, reduction, label_smoothing, ignore_index, background_class, gather_distributed,
-                              backend, compile, sync_checks)
+    options = LossOptions.from_arguments(
+        compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
+        background_class=background_class, gather_distributed=gather_distributed, backend=backend,
+        sync_checks=sync_checks)
     alpha_checked = alpha is None or not isinstance(alpha, Tensor)  # a list is checked by _as_alpha
     if alpha is not None:
         # A tensor's values are checked inside the loss's operator, as the targets are (kernels/ops.py).
@@ -234,7 +207,7 @@ def _option(name):
         return getattr(self._loss_options, name)
 
     def set(self, value):
-        self._loss_options = checked_options(**dict(self._loss_options._asdict(), **{name: value}))
+        self._loss_options = self._loss_options.replace(**{name: value})
     return property(get, set, doc=f"``{name}`` (checked when set)")
 
 
@@ -243,28 +216,33 @@ class SoftmaxFocalLoss(nn.Module):
 
     Args:
         alpha (Tensor | list[float] | None): per-class factors of shape (C,); kept as a buffer,
-            so ``.to(device)`` and ``state_dict()`` carry it. Default: None (no weighting).
-        gamma (float): focusing exponent >= 0; 0 gives cross-entropy. Default: 2.0.
-        reduction (str): 'none' | 'sum' | 'mean' | 'mean_positive'. Default: 'mean'.
+            so ``.to(device)`` and ``state_dict()`` carry it. None: no weighting.
+        gamma (float): focusing exponent >= 0; 0 gives cross-entropy.
+        reduction (str): 'none' | 'sum' | 'mean' | 'mean_positive'.
         label_smoothing (float): epsilon in [0, 1]; smooths the cross-entropy term, not p_t.
-            Default: 0.0.
-        ignore_index (int): target value with zero loss and zero gradient. Default: -100.
-        background_class (int): class left out of the 'mean_positive' denominator. Default: 0.
+        ignore_index (int): target value with zero loss and zero gradient.
+        background_class (int): class left out of the 'mean_positive' denominator.
         gather_distributed (bool | None): global statistics across torch.distributed ranks;
-            None: when a process group of more than one rank exists. Default: None.
-        backend (str): 'auto' | 'eager' | 'compile' | 'triton'. Default: 'auto'.
-        compile (bool): True is the older spelling of ``backend='compile'``. Default: False.
+            None: when a process group of more than one rank exists.
+        backend (str): 'auto' | 'eager' | 'compile' | 'triton'.
+        compile (bool): True is the older spelling of ``backend='compile'``.
         sync_checks (bool): check targets before computing on CUDA too (a host sync per call).
-            Default: False.
 
-    See ``softmax_focal_loss`` for the exact semantics of every argument.
+    The defaults are ``LossOptions``'s; see ``softmax_focal_loss`` for the exact semantics of
+    every argument. The options are kept as one ``LossOptions`` (``options``); setting one of the
+    attributes below checks the new value as the constructor does.
     """
 
-    def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
-                 background_class=0, gather_distributed=None, backend="auto", compile=False, sync_checks=False):
+    def __init__(self, alpha=None, gamma: float = _D.gamma, reduction: str = _D.reduction,
+                 label_smoothing: float = _D.label_smoothing, ignore_index: int = _D.ignore_index,
+                 background_class: int = _D.background_class,
+                 gather_distributed: Optional[bool] = _D.gather_distributed, backend: str = _D.backend,
+                 compile: bool = False, sync_checks: bool = _D.sync_checks):
         super().__init__()
-        self._loss_options = checked_options(gamma, reduction, label_smoothing, ignore_index, background_class,
-                                              gather_distributed, backend, compile, sync_checks)
+        self._loss_options = LossOptions.from_arguments(
+            compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
+            background_class=background_class, gather_distributed=gather_distributed, backend=backend,
+            sync_checks=sync_checks)
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
 
     # The options, checked once at construction and checked again when one is set.
@@ -277,8 +255,10 @@ class SoftmaxFocalLoss(nn.Module):
     backend = _option("backend")
     sync_checks = _option("sync_checks")
 
-    def _options(self, **overrides):
-        return self._loss_options._replace(**overrides)
+    @property
+    def options(self) -> LossOptions:
+        """The checked options, frozen (set an attribute, or build a new module, to change one)."""
+        return self._loss_options
 
     def forward(self, inputs: Tensor, targets: Tensor, weight: Optional[Tensor] = None) -> Tensor:
         """The loss of ``inputs`` against ``targets``.
@@ -293,7 +273,7 @@ class SoftmaxFocalLoss(nn.Module):
             Tensor: the reduced loss (0-d, float32 at least) or, for 'none', per-position losses.
         """
         # Options and alpha were checked once, at construction.
-        return focal_loss_with_options(inputs, targets, options=self._options(), alpha=self.alpha, weight=weight)
+        return focal_loss_with_options(inputs, targets, options=self._loss_options, alpha=self.alpha, weight=weight)
 
     def extra_repr(self) -> str:
         return (f"gamma={self.gamma}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}, "

@@ -17,7 +17,7 @@ except ImportError:
     MMENGINE_MODELS = None
 try:  # backend='triton' on CPU tensors: Triton's interpreter (TRITON_INTERPRET=1, inherited from conftest.py)
     from imbalanced_losses.kernels import triton_focal
-    TRITON = [] if triton_focal.unavailable_reason(torch.empty(1, 2)) else ["triton"]
+    TRITON = [] if triton_focal.not_supported_reasons(torch.empty(1, 2)) else ["triton"]
 except Exception:  # noqa: BLE001 - not installed, or a Triton too old to import our kernels
     TRITON = []
 METHODS = (["ours", "compiled"] + TRITON + ["gather_logits", "local"]

@@ -17,7 +17,7 @@ from tolerances import assert_close_reordered
 
 try:
     from imbalanced_losses.kernels import triton_focal
-    TRITON_SKIP = triton_focal.unavailable_reason(torch.empty(1, 2, device=TRITON_DEVICE))
+    TRITON_SKIP = "; ".join(triton_focal.not_supported_reasons(torch.empty(1, 2, device=TRITON_DEVICE))) or None
 except Exception:  # noqa: BLE001 - Triton is a test requirement; without it (or broken) its tests skip
     triton_focal, TRITON_SKIP = None, "triton is not installed"
 
@@ -248,18 +248,18 @@ def _fake_logits(device, dtype=torch.float32):
 
 
 def test_auto_picks_eager_on_cpu_and_for_float64():
-    assert kernels.select("auto", torch.randn(2, 3)) is kernels.eager
-    assert kernels.select("auto", _fake_logits("cuda", torch.float64)) is kernels.eager
+    assert kernels.select("auto", torch.randn(2, 3)) is kernels.eager.BACKEND
+    assert kernels.select("auto", _fake_logits("cuda", torch.float64)) is kernels.eager.BACKEND
 
 
 def test_auto_falls_back_to_eager_on_cuda_with_one_warning(monkeypatch):
     monkeypatch.setattr(kernels, "_triton", lambda: (None, "Triton cannot be imported (ImportError: test)"))
     monkeypatch.setattr(kernels, "_auto_warned", False)
     with pytest.warns(RuntimeWarning, match=r"backend='auto'.*eager backend on CUDA because Triton cannot be"):
-        assert kernels.select("auto", _fake_logits("cuda")) is kernels.eager
+        assert kernels.select("auto", _fake_logits("cuda")) is kernels.eager.BACKEND
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert kernels.select("auto", _fake_logits("cuda")) is kernels.eager  # once only
+        assert kernels.select("auto", _fake_logits("cuda")) is kernels.eager.BACKEND  # once only
     with pytest.raises(RuntimeError, match="backend='triton' cannot run here: Triton cannot be imported"):
         kernels.select("triton", _fake_logits("cuda"))
 
@@ -267,7 +267,7 @@ def test_auto_falls_back_to_eager_on_cuda_with_one_warning(monkeypatch):
 @needs_triton
 def test_auto_picks_triton_for_cuda_where_it_runs(monkeypatch):
     monkeypatch.setattr(triton_focal, "INTERPRETED", False)  # as on a GPU machine
-    assert kernels.select("auto", _fake_logits("cuda", torch.bfloat16)) is triton_focal
+    assert kernels.select("auto", _fake_logits("cuda", torch.bfloat16)) is triton_focal.BACKEND
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

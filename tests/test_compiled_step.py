@@ -11,8 +11,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
+from cases import TRITON_DEVICE
+from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
 from imbalanced_losses.kernels import ops
+from test_backends import needs_triton
 from tolerances import assert_close_reordered
 
 pytestmark = pytest.mark.skipif(not ops.CUSTOM_OPS, reason="torch without torch.library.custom_op: "
@@ -170,26 +172,31 @@ def test_gather_distributed_on_a_one_rank_group_compiles_to_one_graph(one_rank_g
 
 def opcheck_cases():
     gen = torch.Generator().manual_seed(0)
-    for backend in BACKENDS:
+    for backend in BACKENDS + ["triton"]:
+        dtype = torch.float32 if backend == "triton" else torch.float64  # Triton computes in float32
         for shape, reduce, with_grad, with_alpha, with_weight, smoothing in [
                 ((7, 5), True, True, True, False, 0.1), ((2, 5, 3, 4), False, True, False, True, 0.0),
                 ((7, 5), False, False, True, True, 0.2), ((2, 5, 3), True, True, False, False, 0.0)]:
-            logits = torch.randn(shape, generator=gen, dtype=torch.float64, requires_grad=with_grad)
+            logits = torch.randn(shape, generator=gen, dtype=dtype, requires_grad=with_grad)
             targets = torch.randint(0, 5, shape[:1] + shape[2:], generator=gen)
             targets.view(-1)[0] = -100
-            alpha = torch.rand(5, generator=gen, dtype=torch.float64) if with_alpha else None
-            weight = torch.rand(targets.shape, generator=gen, dtype=torch.float64) if with_weight else None
-            yield (logits, targets, alpha, weight, 2.0, smoothing, -100, 0, backend, reduce, with_grad, False,
-                   with_alpha)
+            alpha = torch.rand(5, generator=gen, dtype=dtype) if with_alpha else None
+            weight = torch.rand(targets.shape, generator=gen, dtype=dtype) if with_weight else None
+            case = (logits, targets, alpha, weight, 2.0, smoothing, -100, 0, backend, reduce, with_grad, False,
+                    with_alpha)
+            yield pytest.param(case, marks=needs_triton) if backend == "triton" else case
 
 
 @pytest.mark.parametrize("args", list(opcheck_cases()), ids=lambda a: f"{a[8]}-{tuple(a[0].shape)}-reduce{a[9]}")
 def test_opcheck_forward_and_backward(args):
+    if args[8] == "triton":
+        args = tuple(a.to(TRITON_DEVICE) if isinstance(a, torch.Tensor) else a for a in args)
+        args[0].requires_grad_(args[10])
     torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, args)
     logits, targets = args[0], args[1]
     if args[10]:
         _, _, saved = torch.ops.imbalanced_losses.focal_forward(*args)
-        grad_loss = torch.rand(() if args[9] else targets.shape, dtype=torch.float64)
+        grad_loss = torch.rand(() if args[9] else targets.shape, dtype=logits.dtype, device=logits.device)
         torch.library.opcheck(torch.ops.imbalanced_losses.focal_backward.default,
                               (logits.detach(), targets, saved, grad_loss, args[5], -100, args[8]))
 
@@ -212,3 +219,25 @@ def test_the_autograd_function_path_gives_the_custom_ops_values(monkeypatch, bac
     torch.testing.assert_close(value, expected_value, rtol=0, atol=0)
     for grad, expected in zip(grads, expected_grads):
         torch.testing.assert_close(grad, expected, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("spatial", [False, True], ids=["N,C", "N,C,H,W"])
+@pytest.mark.parametrize("backend", BACKENDS + ["triton", "auto"])
+def test_cuda_compiled_step_has_one_graph_and_the_eager_values(backend, spatial):
+    head, features, targets, weight = make_case(spatial, n=64)
+    head, features, targets, weight = head.cuda(), features.cuda(), targets.cuda(), weight.cuda()
+    step = step_fn("functional", backend, "mean_positive")
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(step)(head, features, targets, weight)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
+    compiled = torch.compile(step, fullgraph=True)
+    expected_value, expected_grads = value_and_grads(step, head, features, targets, weight)
+    value, grads = value_and_grads(compiled, head, features, targets, weight)
+    assert_close_reordered(value, expected_value)
+    for grad, expected in zip(grads, expected_grads):
+        assert_close_reordered(grad, expected)
+    targets[3] = 17  # deferred on CUDA: computed as ignored, named at the next check
+    value_and_grads(compiled, head, features, targets, weight)
+    with pytest.raises(ValueError, match="got 17 in an earlier call on cuda"):
+        raise_deferred_errors()

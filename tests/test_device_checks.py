@@ -4,13 +4,14 @@ is switched on for CPU tensors so that the same code path runs (Triton in its in
 import pytest
 import torch
 
-from imbalanced_losses import SoftmaxFocalLoss, focal_loss, raise_deferred_errors, softmax_focal_loss
+from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
+from imbalanced_losses.kernels import checks
 from test_backends import BACKENDS, DEVICE
 
 
 @pytest.fixture
 def deferred(monkeypatch):
-    monkeypatch.setattr(focal_loss, "_DEFERRED_DEVICE_TYPES", ("cuda", "cpu"))
+    monkeypatch.setattr(checks, "DEFERRED_DEVICE_TYPES", ("cuda", "cpu"))
     yield
     try:
         raise_deferred_errors()  # leave no flag behind for other tests

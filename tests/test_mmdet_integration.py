@@ -261,7 +261,7 @@ def test_mmseg_style_call_with_ignore_index_and_loss_name():
 def test_config_backend_option_gives_the_eager_values(backend_option):
     if backend_option.get("backend") == "triton":
         triton_focal = pytest.importorskip("imbalanced_losses.kernels.triton_focal")
-        if triton_focal.unavailable_reason(torch.empty(1, 2)):
+        if triton_focal.not_supported_reasons(torch.empty(1, 2)):
             pytest.skip("Triton cannot run on CPU tensors here (no TRITON_INTERPRET=1)")
     scores, labels, weights = random_scores(6)
     options = dict(type="SoftmaxFocalLoss", gamma=2.0, alpha=[0.75] + [0.25] * 4, reduction="mean_positive",

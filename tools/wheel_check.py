@@ -89,10 +89,11 @@ namespace = {}
 for block in blocks:
     exec(block, namespace)
 print("quick examples: ok, loss", float(namespace["loss"]))
-public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losses.distributed",
-          "imbalanced_losses.class_balance", "imbalanced_losses.frequency_groups", "imbalanced_losses.kernels",
-          "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile", "imbalanced_losses.kernels.params",
-          "imbalanced_losses.kernels.device_checks"]
+public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losses.options",
+          "imbalanced_losses.distributed", "imbalanced_losses.class_balance", "imbalanced_losses.frequency_groups",
+          "imbalanced_losses.kernels", "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile",
+          "imbalanced_losses.kernels.params", "imbalanced_losses.kernels.device_checks",
+          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops"]
 if importlib.util.find_spec("triton") is not None:
     public.append("imbalanced_losses.kernels.triton_focal")
 for name in public:

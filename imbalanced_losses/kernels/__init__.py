@@ -1,20 +1,20 @@
 """The loss's backends, behind one interface, chosen in one place (``select``).
 
-Each backend module provides
+Each backend is an object (``<module>.BACKEND``) with
 
-    forward(logits, targets, alpha, weight, params, reduce, with_grad) -> (loss, counts, saved)
-        loss: per position, shaped like targets (float32 or float64); with ``reduce`` the 0-d sum.
-        counts: with ``reduce``, a (2,) tensor (valid positions, valid non-background positions).
-        saved: what ``backward`` needs besides the logits and targets: one (4, *targets.shape)
-            tensor of the loss's dtype, four numbers per position whose meaning is the backend's
-            own (None without ``with_grad``). One tensor, so that a custom op can return it.
-    backward(logits, targets, saved, grad_loss, params) -> gradient with respect to the logits, in their dtype
-    unavailable_reason(logits) -> None, or why it cannot run on these logits
-    CHECKS_TARGETS: True where the kernel itself flags bad targets and alpha values on the device
+    name: 'eager' | 'compile' | 'triton'
+    Saved: its own saved-state type (a NamedTuple of tensors) with ``pack(shape)`` -> one
+        (4, *targets.shape) tensor and ``unpack(tensor)``, so that a custom op can return it
+    checks_targets: True where its kernel flags bad targets and alpha values on the device itself
+    not_supported_reasons(logits) -> list of reasons it cannot run on these logits (empty: it can)
+    forward(logits, targets, alpha, weight, params, reduce, with_grad) -> ForwardResult
+        (loss per position shaped like targets, float32 or float64, or with ``reduce`` its 0-d
+        sum; counts (valid, valid non-background) with ``reduce``; a ``Saved`` with ``with_grad``)
+    backward(logits, targets, saved, grad_loss, params) -> gradient w.r.t. the logits, in their dtype
 
 - ``eager``: the formulas as tensor functions (the math, written once).
-- ``compile``: the same two functions through ``torch.compile``.
-- ``triton``: hand-written Triton kernels of the same formulas (CUDA).
+- ``compile``: the same two functions through ``torch.compile`` (the eager backend's saved state).
+- ``triton``: hand-written Triton kernels of the same formulas (CUDA; its own saved buffer).
 
 ``ops.py`` runs a backend with the value checks of the targets and alpha (``checks.py``,
 ``device_checks.py``) as two custom operators under torch.compile, or in an autograd.Function;
@@ -42,37 +42,40 @@ def _triton():
     return _triton_module, _triton_import_error
 
 
+def _triton_reasons(logits):
+    module, import_error = _triton()
+    return [import_error] if import_error else module.BACKEND.not_supported_reasons(logits)
+
+
 def check_name(backend):
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
 def select(backend, logits):
-    """The backend module to run for these logits. An explicit backend runs or raises; 'auto'
-    takes Triton for CUDA tensors in float32/16/bf16 where Triton runs our kernels, else eager
-    (with one warning where Triton was the choice but cannot run)."""
+    """The backend to run for these logits. An explicit backend runs or raises; 'auto' takes
+    Triton for CUDA tensors in float32/16/bf16 where Triton runs our kernels, else eager (with one
+    warning where Triton was the choice but cannot run)."""
     global _auto_warned
     if backend == "eager":
-        return eager
+        return eager.BACKEND
     if backend == "compile":
         from . import compile as compiled
-        return compiled
+        return compiled.BACKEND
     if backend == "triton":
-        module, reason = _triton()
-        reason = reason or module.unavailable_reason(logits)
-        if reason:
-            raise RuntimeError(f"backend='triton' cannot run here: {reason}")
-        return module
+        reasons = _triton_reasons(logits)
+        if reasons:
+            raise RuntimeError(f"backend='triton' cannot run here: {'; '.join(reasons)}")
+        return _triton_module.BACKEND
     if logits.device.type != "cuda" or not logits.dtype.is_floating_point or logits.element_size() > 4:
-        return eager  # CPU and float64: eager by design
-    module, reason = _triton()
-    if module is not None and module.INTERPRETED:
-        reason = "TRITON_INTERPRET=1 runs Triton kernels in Python"
-    reason = reason or module.unavailable_reason(logits)
-    if reason:
+        return eager.BACKEND  # CPU and float64: eager by design
+    reasons = _triton_reasons(logits)
+    if not reasons and _triton_module.INTERPRETED:
+        reasons = ["TRITON_INTERPRET=1 runs Triton kernels in Python"]
+    if reasons:
         if not _auto_warned:
             _auto_warned = True
-            warnings.warn(f"SoftmaxFocalLoss(backend='auto'): using the eager backend on CUDA because {reason}",
-                          RuntimeWarning, stacklevel=4)
-        return eager
-    return module
+            warnings.warn(f"SoftmaxFocalLoss(backend='auto'): using the eager backend on CUDA because "
+                          f"{'; '.join(reasons)}", RuntimeWarning, stacklevel=4)
+        return eager.BACKEND
+    return _triton_module.BACKEND

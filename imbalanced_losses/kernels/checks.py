@@ -1,10 +1,26 @@
 """The value checks of targets and alpha, run where the loss runs (inside its op, where the
-compiler does not trace): immediate, with one host sync that buys a clear error at the offending
-call (CPU, or ``sync_checks=True``), or deferred to the device without a sync (``device_checks``).
-Alpha given as numbers is checked as numbers (no tensor read, nothing for the compiler to trace)."""
+compiler does not trace), and the policy that says how: immediate, with one host sync that buys a
+clear error at the offending call (CPU, or ``sync_checks=True``), or deferred to the device without
+a sync (CUDA by default; ``device_checks``). Alpha given as numbers is checked as numbers (no
+tensor read, nothing for the compiler to trace)."""
+import enum
 import math
 
 import torch
+
+# Where the checks are deferred to the device by default; elsewhere they are immediate. Tests add
+# "cpu" to run the deferred path under Triton's interpreter.
+DEFERRED_DEVICE_TYPES = ("cuda",)
+
+
+class CheckPolicy(enum.Enum):
+    IMMEDIATE = "immediate"  # check, then compute: a host sync, the ValueError in this call
+    DEFERRED = "deferred"  # flag on the device while computing: no sync, the ValueError at a later call
+
+    @classmethod
+    def for_call(cls, device, sync_checks):
+        """The one place that decides it."""
+        return cls.DEFERRED if device.type in DEFERRED_DEVICE_TYPES and not sync_checks else cls.IMMEDIATE
 
 
 def check_target_values(targets, num_classes, ignore_index):

@@ -4,15 +4,12 @@
 (the gradient in one pass) are the math of the library; the ``compile`` backend runs these same
 two functions through ``torch.compile`` and the Triton kernels transcribe them line by line.
 """
+from typing import NamedTuple
+
 import torch
+from torch import Tensor
 
-from .params import FocalParams
-
-CHECKS_TARGETS = False
-
-
-def unavailable_reason(logits):
-    return None
+from .params import FocalParams, ForwardResult
 
 
 def _is_python_zero(value):
@@ -96,25 +93,62 @@ def counts(valid, targets, background_class, dtype):
     return torch.stack([valid.sum(), (valid & (targets != background_class)).sum()]).to(dtype)
 
 
-def forward(logits, targets, alpha, weight, params: FocalParams, reduce, with_grad, rows=focal_rows):
-    """The backend interface (see ``kernels/__init__.py``); ``rows`` lets ``compile`` reuse it."""
-    valid, index, position_weight = prepare(logits, targets, alpha, weight, params.ignore_index)
-    loss, coefficients = rows(logits, index, position_weight, params.gamma, params.label_smoothing, with_grad)
-    count = None
-    if reduce:
-        count = counts(valid, targets, params.background_class, loss.dtype)
-        loss = loss.sum()
-    saved = None
-    if coefficients is not None:  # (row_max, coef_p, coef_const, coef_target) per position
-        row_max, coef_p, coef_const, coef_target = coefficients
-        saved = torch.stack([row_max, coef_p, torch.zeros_like(coef_p) if coef_const is None else coef_const,
-                             coef_target])
-    return loss, count, saved
+class EagerSaved(NamedTuple):
+    """What the eager (and compile) backward reads besides the logits: four numbers per position,
+    each tensor shaped like the targets, in the loss's dtype; the coefficients are 0 where the target is
+    not valid."""
+    row_max: Tensor
+    coef_p: Tensor
+    coef_const: Tensor  # zeros without label smoothing
+    coef_target: Tensor
+
+    def pack(self, shape):
+        """One (4, *targets.shape) tensor (``shape``: the targets'), for a custom op to return."""
+        return torch.stack(tuple(self))
+
+    @classmethod
+    def unpack(cls, tensor):
+        return cls(*tensor.unbind(0))
 
 
-def backward(logits, targets, saved, grad_loss, params: FocalParams, grad=focal_grad):
-    # Every coefficient is 0 where the target is not valid, so any column index will do there.
-    index = targets.clamp(0, logits.shape[1] - 1).long()
-    if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient
-        grad_loss = grad_loss.expand(index.shape)
-    return grad(logits, index, *saved.unbind(0), grad_loss, smoothing=params.label_smoothing != 0)
+class EagerBackend:
+    """The formulas as tensor operations; runs on every device and dtype."""
+    name = "eager"
+    checks_targets = False  # the bad-target flags are set by ``device_checks`` beside it
+    Saved = EagerSaved
+
+    @staticmethod
+    def rows(logits, index, weight, gamma, eps, with_grad):
+        return focal_rows(logits, index, weight, gamma, eps, with_grad)
+
+    @staticmethod
+    def grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing=True):
+        return focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing)
+
+    def not_supported_reasons(self, logits):
+        return []
+
+    def forward(self, logits, targets, alpha, weight, params: FocalParams, reduce, with_grad) -> ForwardResult:
+        valid, index, position_weight = prepare(logits, targets, alpha, weight, params.ignore_index)
+        loss, coefficients = self.rows(logits, index, position_weight, params.gamma, params.label_smoothing,
+                                       with_grad)
+        count = None
+        if reduce:
+            count = counts(valid, targets, params.background_class, loss.dtype)
+            loss = loss.sum()
+        saved = None
+        if coefficients is not None:
+            row_max, coef_p, coef_const, coef_target = coefficients
+            saved = EagerSaved(row_max, coef_p, torch.zeros_like(coef_p) if coef_const is None else coef_const,
+                               coef_target)
+        return ForwardResult(loss, count, saved)
+
+    def backward(self, logits, targets, saved: EagerSaved, grad_loss, params: FocalParams):
+        # Every coefficient is 0 where the target is not valid, so any column index will do there.
+        index = targets.clamp(0, logits.shape[1] - 1).long()
+        if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient
+            grad_loss = grad_loss.expand(index.shape)
+        return self.grad(logits, index, *saved, grad_loss, smoothing=params.label_smoothing != 0)
+
+
+BACKEND = EagerBackend()

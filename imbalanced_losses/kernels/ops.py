@@ -19,37 +19,34 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import checks, device_checks, select
-from .params import FocalParams
+from .checks import CheckPolicy
+from .params import CallPlan, FocalParams
 
 CUSTOM_OPS = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
 USE_CUSTOM_OPS = CUSTOM_OPS  # False: the autograd.Function also under torch.compile
 EAGER_CUSTOM_OPS = False  # True: the custom ops also outside torch.compile (tests compare the two paths)
 
 
-def run_forward(logits, targets, alpha, weight, params, backend, reduce, with_grad, deferred, check_alpha):
-    """Checks, then the backend's forward: (loss, counts or None, saved or None)."""
-    module = select(backend, logits)
-    num_classes = logits.shape[1]
+def run_forward(logits, targets, alpha, weight, plan: CallPlan, with_grad):
+    """Checks as the plan says, then the backend's forward: (backend, ForwardResult)."""
+    backend = select(plan.backend, logits)
+    num_classes, ignore_index = logits.shape[1], plan.params.ignore_index
     if alpha is not None:
         alpha = alpha.to(logits.device)  # first: a deferred check flags it on the logits' device
-    if deferred:  # CUDA: no host sync; a bad value is computed as ignored and raised by a later call
+    if plan.checks is CheckPolicy.DEFERRED:  # no host sync: a bad value is computed as ignored, raised later
         device_checks.raise_pending(logits.device)  # from an earlier call
-        if not module.CHECKS_TARGETS:  # the Triton kernels flag them as they read
-            device_checks.record_targets(targets, num_classes, params.ignore_index)
-            if alpha is not None and check_alpha:
+        if not backend.checks_targets:  # the Triton kernels flag them as they read
+            device_checks.record_targets(targets, num_classes, ignore_index)
+            if alpha is not None and plan.check_alpha:
                 alpha = device_checks.checked_alpha(alpha)
     else:
-        checks.check_target_values(targets, num_classes, params.ignore_index)
-        if alpha is not None and check_alpha:
+        checks.check_target_values(targets, num_classes, ignore_index)
+        if alpha is not None and plan.check_alpha:
             checks.check_alpha_values(alpha)
-    result = module.forward(logits, targets, alpha, weight, params, reduce, with_grad)
-    if deferred:
-        device_checks.after_call(logits.device, num_classes, params.ignore_index)
-    return result
-
-
-def run_backward(logits, targets, saved, grad_loss, params, backend):
-    return select(backend, logits).backward(logits, targets, saved, grad_loss, params)
+    result = backend.forward(logits, targets, alpha, weight, plan.params, plan.reduce, with_grad)
+    if plan.checks is CheckPolicy.DEFERRED:
+        device_checks.after_call(logits.device, num_classes, ignore_index)
+    return backend, result
 
 
 def loss_dtype(logits_dtype):
@@ -57,25 +54,26 @@ def loss_dtype(logits_dtype):
 
 
 class FocalFunction(torch.autograd.Function):
-    """The same forward and backward as the custom ops: for eager calls, and for torch without ``custom_op``."""
+    """The same forward and backward as the custom ops: for eager calls, and for torch without
+    ``custom_op``. It keeps the backend's saved state as it is (no packing into one tensor)."""
 
     @staticmethod
-    def forward(ctx, logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha):
+    def forward(ctx, logits, targets, alpha, weight, plan):
         with_grad = ctx.needs_input_grad[0]
-        loss, counts, saved = run_forward(logits, targets, alpha, weight, params, backend, reduce, with_grad,
-                                          deferred, check_alpha)
+        backend, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, plan, with_grad)
         counts = loss.new_zeros(2) if counts is None else counts
         ctx.mark_non_differentiable(counts)
         if with_grad:
-            ctx.save_for_backward(logits, targets, saved)
-            ctx.params, ctx.backend = params, backend
+            ctx.save_for_backward(logits, targets, *saved)
+            ctx.params, ctx.backend = plan.params, backend
         return loss, counts
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss, grad_counts):
-        logits, targets, saved = ctx.saved_tensors
-        return (run_backward(logits, targets, saved, grad_loss, ctx.params, ctx.backend),) + (None,) * 8
+        logits, targets, *saved = ctx.saved_tensors
+        backend = ctx.backend
+        return (backend.backward(logits, targets, backend.Saved(*saved), grad_loss, ctx.params),) + (None,) * 4
 
 
 if CUSTOM_OPS:
@@ -87,11 +85,11 @@ if CUSTOM_OPS:
         """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
         (zeros without ``reduce``) and the backend's four numbers per position for the backward
         (empty without ``with_grad``)."""
-        params = FocalParams(gamma, label_smoothing, ignore_index, background_class)
-        loss, counts, saved = run_forward(logits, targets, alpha, weight, params, backend, reduce, with_grad,
-                                          deferred, check_alpha)
+        plan = CallPlan(FocalParams(gamma, label_smoothing, ignore_index, background_class), backend, reduce,
+                        CheckPolicy.DEFERRED if deferred else CheckPolicy.IMMEDIATE, check_alpha)
+        _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, plan, with_grad)
         return (loss, loss.new_zeros(2) if counts is None else counts,
-                loss.new_empty(0) if saved is None else saved)
+                loss.new_empty(0) if saved is None else saved.pack(targets.shape))
 
     @focal_forward.register_fake
     def _focal_forward_fake(logits, targets, alpha, weight, gamma, label_smoothing, ignore_index, background_class,
@@ -105,7 +103,8 @@ if CUSTOM_OPS:
                        ignore_index: int, backend: str) -> Tensor:
         """The gradient with respect to the logits, in their dtype."""
         params = FocalParams(0.0, label_smoothing, ignore_index, 0)  # what the backwards read
-        return run_backward(logits, targets, saved, grad_loss, params, backend).contiguous()
+        module = select(backend, logits)
+        return module.backward(logits, targets, module.Saved.unpack(saved), grad_loss, params).contiguous()
 
     @focal_backward.register_fake
     def _focal_backward_fake(logits, targets, saved, grad_loss, label_smoothing, ignore_index, backend):
@@ -125,14 +124,17 @@ if CUSTOM_OPS:
     torch.library.register_autograd("imbalanced_losses::focal_forward", _backward, setup_context=_setup_context)
 
 
-def focal_loss(logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha):
+def focal_loss(logits, targets, alpha, weight, plan: CallPlan):
     """(loss, counts): through the custom op while torch.compile traces, else ``FocalFunction``.
-    Both run ``run_forward``/``run_backward``; eager calls skip the custom op's dispatch, which
-    cost about 0.2 ms per forward+backward on CPU (1024 x 81: 0.92 ms against 0.73 ms)."""
+    Both run ``run_forward`` and the backend's backward; eager calls skip the custom op's
+    dispatch, which cost about 0.2 ms per forward+backward on CPU (1024 x 81: 0.92 ms against
+    0.73 ms)."""
     if not (USE_CUSTOM_OPS and (EAGER_CUSTOM_OPS or torch.compiler.is_compiling())):
-        return FocalFunction.apply(logits, targets, alpha, weight, params, backend, reduce, deferred, check_alpha)
+        return FocalFunction.apply(logits, targets, alpha, weight, plan)
     with_grad = torch.is_grad_enabled() and logits.requires_grad
+    params = plan.params
     loss, counts, _ = focal_forward(logits, targets, alpha, weight, float(params.gamma),
                                     float(params.label_smoothing), int(params.ignore_index),
-                                    int(params.background_class), backend, reduce, with_grad, deferred, check_alpha)
+                                    int(params.background_class), plan.backend, plan.reduce, with_grad,
+                                    plan.checks is CheckPolicy.DEFERRED, plan.check_alpha)
     return loss, counts

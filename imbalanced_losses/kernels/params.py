@@ -1,10 +1,32 @@
-"""What every backend receives."""
-from typing import NamedTuple
+"""What every backend receives and returns, and the plan of one call."""
+from typing import Any, NamedTuple, Optional
+
+from torch import Tensor
 
 
 class FocalParams(NamedTuple):
-    """The loss's options, already checked by ``focal_loss.py``."""
+    """The loss's options that the math reads, already checked (``options.LossOptions``)."""
     gamma: float
     label_smoothing: float
     ignore_index: int
     background_class: int
+
+
+class ForwardResult(NamedTuple):
+    """A backend's forward: the loss per position (or its 0-d sum with ``reduce``), the (2,)
+    counts (valid positions, valid non-background positions; None without ``reduce``) and the
+    backend's own saved state for its backward (None without ``with_grad``)."""
+    loss: Tensor
+    counts: Optional[Tensor]
+    saved: Optional[Any]
+
+
+class CallPlan(NamedTuple):
+    """How one call runs, decided once before the operator: the math's parameters, the backend's
+    name (resolved for the tensors inside the operator), whether the loss is summed there, how the
+    target and alpha values are checked, and whether alpha's values still need checking."""
+    params: FocalParams
+    backend: str
+    reduce: bool
+    checks: Any  # checks.CheckPolicy
+    check_alpha: bool

@@ -23,18 +23,20 @@ are read as they are and the gradient written in their dtype.
 import functools
 import math
 import os
+from typing import NamedTuple
 
 import torch
 import triton
 import triton.language as tl
+from torch import Tensor
 
 from . import device_checks
+from .params import ForwardResult
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MIN_TRITON = (3, 0)
 WIDE_OFFSETS_FROM = 2**31  # element offsets this large need int64 arithmetic in the kernels
-CHECKS_TARGETS = True  # the forward kernel flags bad targets and alpha values (device_checks)
 launches = 0  # kernel launches so far, so that tests can tell this backend ran
 
 
@@ -42,16 +44,25 @@ def _version(text):
     return tuple(int(part) for part in text.split("+")[0].split(".")[:2] if part.isdigit())
 
 
-def unavailable_reason(logits):
-    """Why this backend cannot run on these logits, or None."""
+def not_supported_reasons(logits):
+    """Why this backend cannot run on these logits: an empty list where it can."""
+    reasons = []
     if _version(triton.__version__) < MIN_TRITON:
-        return f"Triton {triton.__version__} is installed; these kernels need Triton >= 3.0"
+        reasons.append(f"Triton {triton.__version__} is installed; these kernels need Triton >= 3.0")
     if logits.dtype not in DTYPES:
-        return (f"it computes in float32 and takes float32, float16 or bfloat16 logits, got {logits.dtype} "
-                "(use backend='eager' or 'compile')")
+        reasons.append(f"it computes in float32 and takes float32, float16 or bfloat16 logits, got {logits.dtype} "
+                       "(use backend='eager' or 'compile')")
     if logits.device.type != "cuda" and not INTERPRETED:
-        return f"logits are on {logits.device}: it needs CUDA tensors (or TRITON_INTERPRET=1 for Triton's interpreter)"
-    return None
+        reasons.append(f"logits are on {logits.device}: it needs CUDA tensors (or TRITON_INTERPRET=1 for Triton's "
+                       "interpreter)")
+    return reasons
+
+
+# The device flags' slots, as compile-time constants of the kernels.
+TARGET_SEEN = tl.constexpr(int(device_checks.Slot.TARGET_SEEN))
+TARGET_VALUE = tl.constexpr(int(device_checks.Slot.TARGET_VALUE))
+ALPHA_SEEN = tl.constexpr(int(device_checks.Slot.ALPHA_SEEN))
+ALPHA_CLASS = tl.constexpr(int(device_checks.Slot.ALPHA_CLASS))
 
 
 @triton.jit
@@ -110,8 +121,8 @@ def _focal_forward_kernel(
     not_ignored = t != ignore_index
     valid = s_mask & in_range & not_ignored
     bad = s_mask & not_ignored & (~in_range)
-    tl.store(flags_ptr + tl.zeros_like(t), 1, mask=bad)
-    tl.store(flags_ptr + 1 + tl.zeros_like(t), t, mask=bad)
+    tl.store(flags_ptr + TARGET_SEEN + tl.zeros_like(t), 1, mask=bad)
+    tl.store(flags_ptr + TARGET_VALUE + tl.zeros_like(t), t, mask=bad)
     t_safe = tl.where(valid, t, 0)
 
     # Online log-sum-exp over class blocks (one block where the row fits).
@@ -145,8 +156,8 @@ def _focal_forward_kernel(
     if HAS_ALPHA:
         a = tl.load(alpha_ptr + t_safe, mask=valid, other=0.0).to(tl.float32)
         bad_alpha = valid & ~((a >= 0.0) & (a < float("inf")))  # also NaN
-        tl.store(flags_ptr + 2 + tl.zeros_like(t), 1, mask=bad_alpha)
-        tl.store(flags_ptr + 3 + tl.zeros_like(t), t_safe, mask=bad_alpha)
+        tl.store(flags_ptr + ALPHA_SEEN + tl.zeros_like(t), 1, mask=bad_alpha)
+        tl.store(flags_ptr + ALPHA_CLASS + tl.zeros_like(t), t_safe, mask=bad_alpha)
         w = tl.where(bad_alpha, 0.0, w * a)
     if HAS_WEIGHT:
         w = w * tl.load(weight_ptr + position, mask=valid, other=0.0).to(tl.float32)
@@ -168,8 +179,12 @@ def _focal_forward_kernel(
         plane = P  # saved is (4, P): P = B * S positions (int64 where large; no .to(): an arg == 1 is a constexpr)
         tl.store(saved_ptr + position, lse, mask=s_mask)  # also where ignored: exp(x - lse) stays <= 1
         tl.store(saved_ptr + plane + position, coef_p, mask=s_mask)
+        # coef_const is written even without smoothing (zeros, unread there): the buffer an op returns is defined
         if SMOOTHING:
-            tl.store(saved_ptr + 2 * plane + position, tl.where(valid, weighted_focal * (-eps / C), 0.0), mask=s_mask)
+            coef_const = tl.where(valid, weighted_focal * (-eps / C), 0.0)
+        else:
+            coef_const = tl.zeros([BLOCK_S], tl.float32)
+        tl.store(saved_ptr + 2 * plane + position, coef_const, mask=s_mask)
         tl.store(saved_ptr + 3 * plane + position, coef_target, mask=s_mask)
 
 
@@ -342,7 +357,7 @@ class _Launch:
         return self.programs(block_s)
 
 
-def forward(logits, targets, alpha, weight, params, reduce, with_grad):
+def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
     global launches
     view = _as_bcs(logits)
     if view is None:
@@ -380,12 +395,11 @@ def forward(logits, targets, alpha, weight, params, reduce, with_grad):
         if programs:
             _finish_kernel[(1,)](partial, loss, count, programs, BLOCK=1024, num_warps=4)
             launches += 1
-    # (lse, coef_p, coef_const, coef_target) per position, laid out (4, B * S): viewed as (4, *targets.shape)
-    return loss, count, None if saved is None else saved.view((4,) + tuple(targets.shape))
+    return ForwardResult(loss, count, None if saved is None else TritonSaved(saved))
 
 
-def backward(logits, targets, saved, grad_loss, params):
-    saved_tensor = saved.reshape(4, -1)
+def _backward(logits, targets, saved, grad_loss, params):
+    saved_tensor = saved.planes
     targets_bs = _per_position(targets, logits.dim())
     smoothing, ignore_index = params.label_smoothing != 0, params.ignore_index
     view = _as_bcs(logits)
@@ -403,3 +417,36 @@ def backward(logits, targets, saved, grad_loss, params):
          0 if scalar else upstream.stride(1), int(ignore_index)),
         SMOOTHING=smoothing, SCALAR_GRAD=scalar)
     return grad
+
+
+class TritonSaved(NamedTuple):
+    """What the backward kernel reads: one float32 (4, B * S) buffer the forward kernel wrote,
+    per position (b, s) its log-sum-exp and the coefficients a, c, t (0 where not valid)."""
+    planes: Tensor
+
+    def pack(self, shape):
+        """The buffer viewed as (4, *targets.shape) (``shape``: the targets'), for a custom op to return."""
+        return self.planes.view((4,) + tuple(shape))
+
+    @classmethod
+    def unpack(cls, tensor):
+        return cls(tensor.reshape(4, -1))
+
+
+class TritonBackend:
+    """Hand-written kernels for CUDA (and Triton's interpreter); float32, float16, bfloat16."""
+    name = "triton"
+    checks_targets = True  # the forward kernel flags bad targets and alpha values (device_checks)
+    Saved = TritonSaved
+
+    def not_supported_reasons(self, logits):
+        return not_supported_reasons(logits)
+
+    def forward(self, logits, targets, alpha, weight, params, reduce, with_grad) -> ForwardResult:
+        return _forward(logits, targets, alpha, weight, params, reduce, with_grad)
+
+    def backward(self, logits, targets, saved: TritonSaved, grad_loss, params):
+        return _backward(logits, targets, saved, grad_loss, params)
+
+
+BACKEND = TritonBackend()

@@ -9,7 +9,8 @@ from mmengine import dist as mmengine_dist
 from mmengine.registry import MODELS
 
 from ..distributed import Communicator
-from ..focal_loss import REDUCTIONS, SoftmaxFocalLoss, check_int, focal_loss_with_options
+from ..focal_loss import SoftmaxFocalLoss, focal_loss_with_options
+from ..options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
 from .annotations import alpha_from_spec
 
 MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 1,
@@ -21,10 +22,10 @@ MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 
 class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
     """``SoftmaxFocalLoss`` for OpenMMLab configs: ``loss_cls=dict(type='SoftmaxFocalLoss', ...)``.
 
-    Takes every core argument plus ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size
-    the classifier; only False makes sense for a softmax loss) and ``loss_name`` (mmseg's key for
-    the loss in the log, must start with ``loss_``); ``backend``/``compile``/``sync_checks`` as in the core.
-    ``alpha`` may also be
+    Takes every core argument as a keyword (the defaults are the core's ``LossOptions``) plus
+    ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size the classifier; only False makes
+    sense for a softmax loss) and ``loss_name`` (mmseg's key for the loss in the log, must start
+    with ``loss_``). ``alpha`` may also be
     ``dict(type='class_balanced', ann_file=..., beta=..., mean=..., background_weight=...,
     classes=...)``: class-balanced factors computed from the training annotation file at build
     time, with the background weight at ``background_class`` (see ``annotations.alpha_from_spec``).
@@ -45,20 +46,19 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
     - The result is multiplied by ``loss_weight``.
     """
 
-    def __init__(self, alpha=None, gamma=2.0, reduction="mean", label_smoothing=0.0, ignore_index=-100,
-                 background_class=0, gather_distributed=None, loss_weight=1.0, use_sigmoid=False,
-                 loss_name="loss_focal", backend="auto", compile=False, sync_checks=False):
+    def __init__(self, alpha=None, *, loss_weight=1.0, use_sigmoid=False, loss_name="loss_focal", **options):
         if use_sigmoid:
             raise ValueError("SoftmaxFocalLoss is a softmax loss: use_sigmoid must be False, got True "
                              "(use mmdet's FocalLoss for sigmoid classification)")
         if not isinstance(loss_name, str) or not loss_name.startswith("loss_"):
             raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
+        unknown = sorted(set(options) - set(OPTION_NAMES) - {"compile"})
+        if unknown:
+            raise TypeError(f"SoftmaxFocalLoss got unexpected arguments {unknown}; it takes alpha, loss_weight, "
+                            f"use_sigmoid, loss_name and {', '.join(OPTION_NAMES)}")
         if isinstance(alpha, dict):
-            alpha = alpha_from_spec(alpha, background_class)
-        super().__init__(alpha=alpha, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing,
-                         ignore_index=ignore_index, background_class=background_class,
-                         gather_distributed=gather_distributed, backend=backend, compile=compile,
-                         sync_checks=sync_checks)
+            alpha = alpha_from_spec(alpha, options.get("background_class", LossOptions.background_class))
+        super().__init__(alpha=alpha, **options)  # the core's options and defaults (LossOptions)
         self.use_sigmoid = False
         self.loss_weight = float(loss_weight)
         self._loss_name = loss_name
@@ -76,8 +76,8 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
             raise ValueError('avg_factor can not be used with reduction="sum"')
         ignore_index = self.ignore_index if ignore_index is None else check_int("ignore_index", ignore_index)
         local_mean = avg_factor is not None and reduction == "mean"
-        options = self._options(reduction="sum" if local_mean else reduction, ignore_index=ignore_index,
-                                gather_distributed=False if local_mean else self.gather_distributed)
+        options = self.options.replace(reduction="sum" if local_mean else reduction, ignore_index=ignore_index,
+                                       gather_distributed=False if local_mean else self.gather_distributed)
         loss = focal_loss_with_options(cls_score, label, options=options, alpha=self.alpha, weight=weight,
                                        communicator=MMENGINE, weight_zero_ignores=True, targets_name="label")
         if local_mean:

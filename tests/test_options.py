@@ -1,0 +1,48 @@
+"""One options object: ``LossOptions`` checks every value when built (and when replaced), holds the
+defaults, and the functional form and the module take theirs from it."""
+import dataclasses
+import inspect
+
+import pytest
+
+from imbalanced_losses import LossOptions, SoftmaxFocalLoss, softmax_focal_loss
+
+
+@pytest.mark.parametrize("entry", [softmax_focal_loss, SoftmaxFocalLoss.__init__], ids=["functional", "module"])
+def test_the_signatures_defaults_are_the_options_defaults(entry):
+    parameters = inspect.signature(entry).parameters
+    for field in dataclasses.fields(LossOptions):
+        assert parameters[field.name].default == field.default, field.name
+    assert SoftmaxFocalLoss().options == LossOptions()
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(gamma=-1), ValueError, "gamma must be >= 0, got -1"),
+    (dict(gamma=float("nan")), ValueError, "gamma must be >= 0"),
+    (dict(gamma="2"), TypeError, "gamma must be a real number >= 0, got '2'"),
+    (dict(reduction="avg"), ValueError, "reduction must be one of"),
+    (dict(label_smoothing=1.5), ValueError, r"label_smoothing must be in \[0, 1\], got 1.5"),
+    (dict(ignore_index=2.0), TypeError, "ignore_index must be an int, got 2.0"),
+    (dict(background_class=True), TypeError, "background_class must be an int, got True"),
+    (dict(gather_distributed=1), TypeError, "gather_distributed must be None, True or False, got 1"),
+    (dict(backend="cuda"), ValueError, "backend must be one of"),
+    (dict(sync_checks="yes"), TypeError, "sync_checks must be True or False, got 'yes'"),
+])
+def test_bad_values_are_refused_when_built_and_when_replaced(changes, error, message):
+    with pytest.raises(error, match=message):
+        LossOptions(**changes)
+    with pytest.raises(error, match=message):
+        LossOptions().replace(**changes)
+
+
+def test_options_are_frozen_and_normalised():
+    options = LossOptions(gamma=1, label_smoothing=0)
+    assert isinstance(options.gamma, float) and isinstance(options.label_smoothing, float)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.gamma = 3.0
+    assert LossOptions.from_arguments(compile=True).backend == "compile"
+    with pytest.raises(ValueError, match="compile=True means backend='compile', but backend='eager'"):
+        LossOptions.from_arguments(compile=True, backend="eager")
+    module = SoftmaxFocalLoss(gamma=1.0)
+    module.gamma = 3  # checked, then kept in a new frozen options object
+    assert module.options == LossOptions(gamma=3.0)
