@@ -58,6 +58,9 @@ def report(out_dir, runs_dir):
                 detection_classes = classes
             ratios = plot_family(out_dir, spec, runs, classes, variants)
             sections.append(family_markdown(out_dir, spec, runs, classes, variants, ratios))
+        elif calibration_markdown(out_dir, spec):  # calibrating: the log before any comparison ran
+            sections.append([spec.title, "", "No comparison has run yet: the recipe is being calibrated on CE "
+                             "first.", ""] + calibration_markdown(out_dir, spec))
     if sections:
         write_markdown(out_dir, detection_classes, sections)
     return bool(sections)
