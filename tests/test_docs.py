@@ -17,7 +17,7 @@ SNIPPET = re.compile(r'^--8<-- "([^":]+):([^"]+)"$', re.M)
 
 def pages():
     return sorted(os.path.relpath(p, DOCS) for p in glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True)
-                  if not p.endswith("conclusion.md"))
+                  if not p.endswith(("conclusion.md", "calibration.md")))  # their text goes into study.md
 
 
 def expand(text):
