@@ -277,7 +277,7 @@ def test_run_study_quick_smoke_test(tmp_path):
     two, seg = two.split("## Semantic segmentation")
     assert "| mIoU | mIoU_r | mIoU_c | mIoU_f | aAcc | iteration time / CE |" in seg
     assert "| ours + class-balanced alpha | 1 |" in seg and "(study/segmentation_per_class_iou.png)" in seg
-    assert "### Per-class IoU (%)" in seg and "| hollow_cyan | r |" in seg
+    assert "### Per-class IoU (%)" in seg and "| solid_blue_triangle | r |" in seg
     assert "| CrossEntropyLoss + OHEMPixelSampler (mmseg's) | 1 |" in seg
     assert "| class-weighted CE (ours, gamma 0 + class-balanced alpha) | 1 |" in seg
     assert "Paired differences to CrossEntropyLoss (mmseg's default), seed by seed" in seg

@@ -97,12 +97,11 @@ def iou(a, b):
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def draw_object(image, class_name, rng, boxes, sizes=(16, 64), masks=None, colours=COLOURS):
+def draw_object(image, class_name, rng, boxes, sizes=(16, 64), masks=None):
     """Draw one object that overlaps earlier ones by IoU <= 0.3; return its COCO bbox and area
     (and append its mask, a boolean array, to ``masks`` when given).
 
-    ``class_name`` is ``colour_shape`` (solid) or ``fill_colour_shape`` (fill: solid or hollow);
-    ``colours`` maps colour names to RGB."""
+    ``class_name`` is ``colour_shape`` (solid) or ``fill_colour_shape`` (fill: solid or hollow)."""
     *fill, colour_name, shape = class_name.split("_")
     hollow = fill == ["hollow"]
     for _ in range(20):
@@ -119,7 +118,7 @@ def draw_object(image, class_name, rng, boxes, sizes=(16, 64), masks=None, colou
         box = [float(left), float(top), float(right - left), float(bottom - top)]
         if all(iou(box, other) <= 0.3 for other in boxes):
             break
-    base = np.array(colours[colour_name], dtype=float)
+    base = np.array(COLOURS[colour_name], dtype=float)
     colour = tuple(int(c) for c in np.clip(base + rng.normal(0, 15, 3), 0, 255))
     image.paste(Image.new("RGB", image.size, colour), mask=mask)
     if masks is not None:

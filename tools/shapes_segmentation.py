@@ -1,11 +1,8 @@
 """The segmentation profile of the bundled shapes data (``generate_shapes_dataset.py --profile
 segmentation``): images and PNG label maps in mmseg's ``BaseSegDataset`` layout.
 
-13 classes: 0 is the background ("stuff": the tinted, cluttered background), 1-12 are objects by
-colour and fill ({solid, hollow} x {red, blue, green, yellow, magenta, cyan}), in frequency-rank
-order; every instance is a circle, square or triangle drawn at random, so the shape is not part of
-the class (a 16-channel UNet trained for 1000 iterations learned no shape: calibration log in
-docs/study.md), and solid and hollow objects of one colour stay confusable. Train holds
+13 classes: 0 is the background ("stuff": the tinted, cluttered background), 1-12 are shapes
+({solid, hollow} x {red, blue} x {circle, square, triangle}), in frequency-rank order. Train holds
 fixed instance counts from 400 down to 4 (100 : 1), and the rare shapes are also drawn smaller,
 so they are rare both by the number of training images holding them (LVIS's groups: 3 frequent,
 6 common, 3 rare) and by pixel share (the most frequent shape covers ~200x the pixels of the
@@ -26,15 +23,12 @@ from PIL import Image
 from generate_shapes_dataset import IMAGE_SIZE, draw_background, draw_object, pack_into_images
 from imbalanced_losses.frequency_groups import frequency_group
 
-SEG_COLOURS = {"red": (205, 40, 35), "blue": (35, 70, 210), "green": (40, 160, 60), "yellow": (225, 200, 40),
-               "magenta": (200, 50, 190), "cyan": (40, 190, 200)}
-SEG_SHAPES = tuple(f"{fill}_{colour}" for fill, colour in (
-    ("solid", "red"), ("solid", "blue"), ("hollow", "green"),  # frequent
-    ("solid", "yellow"), ("hollow", "red"), ("solid", "magenta"),
-    ("hollow", "blue"), ("solid", "cyan"), ("hollow", "yellow"),  # common
-    ("solid", "green"), ("hollow", "magenta"), ("hollow", "cyan")))  # rare
+SEG_SHAPES = tuple(f"{fill}_{colour}_{shape}" for fill, colour, shape in (
+    ("solid", "red", "circle"), ("solid", "blue", "square"), ("hollow", "red", "triangle"),  # frequent
+    ("solid", "blue", "circle"), ("hollow", "blue", "square"), ("solid", "red", "triangle"),
+    ("hollow", "red", "circle"), ("solid", "red", "square"), ("hollow", "blue", "triangle"),  # common
+    ("hollow", "blue", "circle"), ("hollow", "red", "square"), ("solid", "blue", "triangle")))  # rare
 SEG_CLASSES = ("background",) + SEG_SHAPES
-OUTLINES = ("circle", "square", "triangle")
 TRAIN_INSTANCES = (400, 280, 190, 130, 90, 60, 40, 26, 16, 9, 6, 4)
 VAL_INSTANCES = 40
 IGNORE = 255
@@ -70,9 +64,7 @@ def draw_segmentation_split(out_dir, split, plan, rng):
         labels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
         boxes, masks = [], []
         for rank in ranks:
-            outline = OUTLINES[int(rng.integers(len(OUTLINES)))]
-            box, _ = draw_object(image, f"{SEG_SHAPES[rank]}_{outline}", rng, boxes, object_sizes(rank), masks,
-                                 SEG_COLOURS)
+            box, _ = draw_object(image, SEG_SHAPES[rank], rng, boxes, object_sizes(rank), masks)
             boxes.append(box)
             labels[masks[-1]] = rank + 1  # later objects occlude earlier ones
         labels = ignore_boundaries(labels)

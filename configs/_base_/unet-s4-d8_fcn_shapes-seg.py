@@ -7,10 +7,11 @@ _base_ = 'mmseg::_base_/default_runtime.py'
 custom_imports = dict(imports=['imbalanced_losses.mmseg'], allow_failed_imports=False)
 
 data_root = 'data/shapes_seg/'
-classes = ('background', 'solid_red', 'solid_blue', 'hollow_green', 'solid_yellow', 'hollow_red', 'solid_magenta',
-           'hollow_blue', 'solid_cyan', 'hollow_yellow', 'solid_green', 'hollow_magenta', 'hollow_cyan')
-palette = [(0, 0, 0), (205, 40, 35), (35, 70, 210), (40, 160, 60), (225, 200, 40), (255, 120, 100), (200, 50, 190),
-           (120, 150, 255), (40, 190, 200), (250, 240, 150), (20, 90, 30), (255, 150, 240), (150, 240, 250)]
+classes = ('background', 'solid_red_circle', 'solid_blue_square', 'hollow_red_triangle', 'solid_blue_circle',
+           'hollow_blue_square', 'solid_red_triangle', 'hollow_red_circle', 'solid_red_square', 'hollow_blue_triangle',
+           'hollow_blue_circle', 'hollow_red_square', 'solid_blue_triangle')
+palette = [(0, 0, 0), (220, 20, 60), (0, 0, 230), (250, 100, 30), (0, 130, 230), (70, 0, 200), (255, 0, 120),
+           (160, 40, 0), (240, 170, 0), (0, 200, 200), (120, 200, 0), (200, 0, 200), (0, 90, 40)]
 num_classes = len(classes)
 crop_size = (128, 128)
 max_iters = 1000
