@@ -67,6 +67,15 @@ def value_and_grads(step, head, *args):
     return value.detach(), [p.grad.clone() for p in head.parameters()]
 
 
+def assert_compiled_equals_eager(compiled, step, *args):
+    """The compiled step's value and gradients are the uncompiled step's (float32, another order)."""
+    expected_value, expected_grads = value_and_grads(step, *args)
+    value, grads = value_and_grads(compiled, *args)
+    assert_close_reordered(value, expected_value)
+    for grad, expected in zip(grads, expected_grads):
+        assert_close_reordered(grad, expected)
+
+
 @pytest.mark.parametrize("spatial", [False, True], ids=["N,C", "N,C,H,W"])
 @pytest.mark.parametrize("form", ["module", "functional"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -79,11 +88,7 @@ def test_compiled_step_has_one_graph_and_the_eager_values(backend, reduction, fo
     assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
     # aot_eager: AOTAutograd traces forward and backward through the fake and autograd registrations
     compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-    expected_value, expected_grads = value_and_grads(step, head, features, targets, weight)
-    value, grads = value_and_grads(compiled, head, features, targets, weight)
-    assert_close_reordered(value, expected_value)
-    for grad, expected in zip(grads, expected_grads):
-        assert_close_reordered(grad, expected)
+    assert_compiled_equals_eager(compiled, step, head, features, targets, weight)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -92,11 +97,7 @@ def test_inductor_compiled_step_equals_eager(backend):
     step = step_fn("module", backend, "mean_positive")
     torch._dynamo.reset()
     compiled = torch.compile(step, fullgraph=True)
-    expected_value, expected_grads = value_and_grads(step, head, features, targets, None)
-    value, grads = value_and_grads(compiled, head, features, targets, None)
-    assert_close_reordered(value, expected_value)
-    for grad, expected in zip(grads, expected_grads):
-        assert_close_reordered(grad, expected)
+    assert_compiled_equals_eager(compiled, step, head, features, targets, None)
 
 
 @pytest.mark.parametrize("form", ["module", "functional"])
@@ -232,11 +233,7 @@ def test_cuda_compiled_step_has_one_graph_and_the_eager_values(backend, spatial)
     explained = torch._dynamo.explain(step)(head, features, targets, weight)
     assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
     compiled = torch.compile(step, fullgraph=True)
-    expected_value, expected_grads = value_and_grads(step, head, features, targets, weight)
-    value, grads = value_and_grads(compiled, head, features, targets, weight)
-    assert_close_reordered(value, expected_value)
-    for grad, expected in zip(grads, expected_grads):
-        assert_close_reordered(grad, expected)
+    assert_compiled_equals_eager(compiled, step, head, features, targets, weight)
     targets[3] = 17  # deferred on CUDA: computed as ignored, named at the next check
     value_and_grads(compiled, head, features, targets, weight)
     with pytest.raises(ValueError, match="got 17 in an earlier call on cuda"):
