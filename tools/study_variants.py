@@ -86,7 +86,7 @@ FAMILIES = {
               "the pixels of the rarest; a 1 px band around every object labelled 255 (ignored); 501 training and "
               "195 val images, every class in >= 30 val images. Model: mmseg's UNet (4 stages, 16 base channels, "
               "from scratch) with an FCNHead at full resolution and an auxiliary FCNHead (loss weight 0.4); "
-              "1000 iterations of AdamW at batch 8 (`configs/_base_/unet-s4-d8_fcn_shapes-seg.py`); only "
+              "2000 iterations of AdamW at batch 8 on 64 x 64 random crops (evaluation on whole images; `configs/_base_/unet-s4-d8_fcn_shapes-seg.py`); only "
               "`loss_decode` of both heads differs (`configs/segmentation/`). Our class-balanced alpha (Cui et "
               "al., beta 0.99) comes from the number of training images holding each class. mmseg's imbalance "
               "option here is CE + softmax DiceLoss: its `CrossEntropyLoss(class_weight=...)` raises IndexError "
