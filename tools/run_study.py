@@ -41,6 +41,10 @@ from study_report import machine, report  # noqa: E402
 from study_variants import FAMILIES, SEEDS, VARIANTS  # noqa: E402
 
 SEGMENTATION_TIMING_ITERATIONS = 100
+# The study's recipes were frozen before the configs gained ExactResumeHook (seeded streams, loader
+# workers restarted every epoch); its runs keep the random streams of the frozen recipes, so that
+# new runs pair with the committed ones seed for seed. An interrupted study run starts over anyway.
+FROZEN_STREAM_OPTIONS = ["custom_hooks=[]", "train_dataloader.persistent_workers=True"]
 
 
 def run(command, cwd, log_path):
@@ -98,7 +102,7 @@ def train_and_evaluate(variant, seed, cwd, work_root, extra_options):
     options = [f"randomness.seed={seed}"] + extra_options
     start = time.time()
     run([sys.executable, osp.join(TOOLS, "train.py"), config, "--work-dir", work_dir,
-         "--cfg-options"] + options, cwd, osp.join(work_dir, "train.log"))
+         "--cfg-options"] + FROZEN_STREAM_OPTIONS + options, cwd, osp.join(work_dir, "train.log"))
     train_seconds = time.time() - start
     checkpoint = open(osp.join(work_dir, "last_checkpoint")).read().strip()
     test_dir = osp.join(work_dir, "test")
@@ -141,7 +145,7 @@ def time_iterations(variant, cwd, work_root, extra_options):
         n = SEGMENTATION_TIMING_ITERATIONS
         length = [f"train_cfg.max_iters={n}", f"train_cfg.val_interval={n + 1}",
                   f"default_hooks.checkpoint.interval={n + 1}"]
-    options = extra_options + length + ["default_hooks.checkpoint.save_last=False"]
+    options = FROZEN_STREAM_OPTIONS + extra_options + length + ["default_hooks.checkpoint.save_last=False"]
     run([sys.executable, osp.join(TOOLS, "train.py"), config, "--work-dir", work_dir, "--cfg-options"]
         + options, cwd, osp.join(work_dir, "train.log"))
     curve, seconds = read_training_log(work_dir, spec.kind)

@@ -1,12 +1,14 @@
-"""Train a detector with mmengine's Runner (mmdet's tools/train.py, plus CPU launch support).
+"""Train a detector or a segmentor with mmengine's Runner (mmdet's tools/train.py, plus CPU launch support).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NUM_PROCESSES [...]      # torchrun; gloo on machines without CUDA
 """
 import argparse
+import logging
 import os
 
 from mmengine.config import DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from torch.distributed.elastic.multiprocessing.errors import record
@@ -15,7 +17,7 @@ from imbalanced_losses.openmmlab.runtime import check_checkpoint, load_config, r
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description="Train a detector")
+    parser = argparse.ArgumentParser(description="Train a detector or a segmentor")
     parser.add_argument("config", help="train config file path")
     parser.add_argument("--work-dir", help="the dir to save logs and models")
     parser.add_argument("--amp", action="store_true", help="enable automatic-mixed-precision training")
@@ -56,6 +58,12 @@ def main():
         cfg.load_from = args.resume
     elif cfg.get("load_from"):
         check_checkpoint(cfg.load_from)
+
+    hooks = cfg.get("custom_hooks") or []
+    if args.resume is not None and not any(hook.get("type") == "ExactResumeHook" for hook in hooks):
+        print_log("--resume: the config has no ExactResumeHook, so the resumed run's random streams are new and it "
+                  "will not end where an uninterrupted run would (docs/guides/tools.md, 'Resuming')", logger="current",
+                  level=logging.WARNING)
 
     runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
     runner.train()

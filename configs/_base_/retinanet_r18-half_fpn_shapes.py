@@ -84,7 +84,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=1,
-    persistent_workers=True,
+    persistent_workers=False,  # workers restart every epoch, seeded from it: ExactResumeHook below
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
@@ -118,6 +118,8 @@ max_epochs = 30
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# A run killed and resumed with --resume ends with the weights of an uninterrupted one.
+custom_hooks = [dict(type='ExactResumeHook')]
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),

@@ -112,6 +112,9 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# A run killed and resumed with --resume ends with the weights of an uninterrupted one (the study
+# runs without it, keeping the random streams the recipe was frozen with: tools/run_study.py).
+custom_hooks = [dict(type='ExactResumeHook')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),

@@ -26,3 +26,9 @@ model = dict(
                 background_class=num_classes,
                 gather_distributed=True,
                 loss_weight=1.0))))
+
+# A run killed and resumed with --resume ends with the weights of an uninterrupted one: seeded
+# streams and loader workers that restart every epoch (ExactResumeHook; docs/guides/tools.md).
+custom_hooks = [dict(type='ExactResumeHook')]
+train_dataloader = dict(persistent_workers=False)
+randomness = dict(seed=0)

@@ -15,3 +15,6 @@ focal = dict(type='SoftmaxFocalLoss', gamma=2.0, reduction='mean', ignore_index=
 model = dict(
     decode_head=dict(loss_decode=dict(focal, loss_weight=1.0)),
     auxiliary_head=dict(loss_decode=dict(focal, loss_weight=0.4)))
+# A run killed and resumed with --resume ends with the weights of an uninterrupted one
+# (ExactResumeHook; docs/guides/tools.md).
+custom_hooks = [dict(type='ExactResumeHook')]

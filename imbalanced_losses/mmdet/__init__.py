@@ -1,7 +1,7 @@
 """MMDetection integration (the ``mmdet`` extra). Importing it registers:
 
-- everything ``imbalanced_losses.openmmlab`` registers: ``SoftmaxFocalLoss`` and ``BackgroundPrior``
-  in mmengine's root registries;
+- everything ``imbalanced_losses.openmmlab`` registers: ``SoftmaxFocalLoss``, ``BackgroundPrior``
+  and ``ExactResumeHook`` in mmengine's root registries;
 - into mmdet's registries: ``SoftmaxRetinaHead`` (MODELS), a RetinaHead with the background at
   channel 0 and a background prior, and ``LongTailCocoMetric`` (METRICS), CocoMetric plus
   LVIS-style APr / APc / APf.

@@ -1,7 +1,7 @@
 """MMSegmentation integration (the ``mmseg`` extra). Importing it registers:
 
-- everything ``imbalanced_losses.openmmlab`` registers: ``SoftmaxFocalLoss`` and ``BackgroundPrior``
-  in mmengine's root registries, which mmseg's registries find;
+- everything ``imbalanced_losses.openmmlab`` registers: ``SoftmaxFocalLoss``, ``BackgroundPrior``
+  and ``ExactResumeHook`` in mmengine's root registries, which mmseg's registries find;
 - ``LongTailIoUMetric`` into mmseg's ``METRICS``: IoUMetric plus the mean IoU over rare / common /
   frequent classes;
 - ``ImageGtPredVisualizer`` into its ``VISUALIZERS``: pictures of image | ground truth |

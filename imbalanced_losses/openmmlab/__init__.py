@@ -4,7 +4,9 @@ Importing it registers, in mmengine's root registries (found by mmdet, mmseg, mm
 
 - ``SoftmaxFocalLoss`` (``MODELS``): the core loss speaking the OpenMMLab loss protocol, its
   DDP statistics through ``mmengine.dist``;
-- ``BackgroundPrior`` (``WEIGHT_INITIALIZERS``): starts a softmax classifier at a background prior.
+- ``BackgroundPrior`` (``WEIGHT_INITIALIZERS``): starts a softmax classifier at a background prior;
+- ``ExactResumeHook`` (``HOOKS``): a killed run resumed with ``--resume`` ends where an
+  uninterrupted one does (``resumption``).
 
 Also here: class counts from COCO-format annotation files (``annotations``) and from label maps
 (``label_maps``) for class-balanced alpha, and the launch/checkpoint helpers of ``tools/`` (``runtime``).
@@ -18,5 +20,6 @@ if importlib.util.find_spec("mmengine") is None:
 from .initializers import BackgroundPriorInit  # noqa: E402  (after the check: a one-line error, not a traceback)
 from .label_maps import class_counts_from_label_maps  # noqa: E402
 from .losses import MMDetSoftmaxFocalLoss  # noqa: E402
+from .resumption import ExactResumeHook  # noqa: E402
 
-__all__ = ["BackgroundPriorInit", "MMDetSoftmaxFocalLoss", "class_counts_from_label_maps"]
+__all__ = ["BackgroundPriorInit", "ExactResumeHook", "MMDetSoftmaxFocalLoss", "class_counts_from_label_maps"]
