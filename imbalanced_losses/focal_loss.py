@@ -25,7 +25,6 @@ from .options import REDUCTIONS, LossOptions, check_int
 
 __all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
            "softmax_focal_loss"]
-_D = LossOptions  # the defaults of the signatures below, written once (options.py)
 
 
 def _as_alpha(alpha, check_values=True):
@@ -136,11 +135,13 @@ def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None
     return _reduce(loss, counts, options, communicator)
 
 
-def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float = _D.gamma,
-                       reduction: str = _D.reduction, label_smoothing: float = _D.label_smoothing,
-                       ignore_index: int = _D.ignore_index, background_class: int = _D.background_class,
-                       gather_distributed: Optional[bool] = _D.gather_distributed, weight: Optional[Tensor] = None,
-                       backend: str = _D.backend, compile: bool = False, sync_checks: bool = _D.sync_checks) -> Tensor:
+# The signatures below write LossOptions' defaults as literals, so that editors and the API
+# reference show the values; tests/test_options.py keeps them equal to LossOptions'.
+def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float = 2.0,
+                       reduction: str = "mean", label_smoothing: float = 0.0,
+                       ignore_index: int = -100, background_class: int = 0,
+                       gather_distributed: Optional[bool] = None, weight: Optional[Tensor] = None,
+                       backend: str = "auto", compile: bool = False, sync_checks: bool = False) -> Tensor:
     """Multiclass softmax focal loss.
 
     At every position whose target ``y`` is not ``ignore_index``, with ``eps = label_smoothing``::
@@ -233,11 +234,11 @@ class SoftmaxFocalLoss(nn.Module):
     attributes below checks the new value as the constructor does.
     """
 
-    def __init__(self, alpha=None, gamma: float = _D.gamma, reduction: str = _D.reduction,
-                 label_smoothing: float = _D.label_smoothing, ignore_index: int = _D.ignore_index,
-                 background_class: int = _D.background_class,
-                 gather_distributed: Optional[bool] = _D.gather_distributed, backend: str = _D.backend,
-                 compile: bool = False, sync_checks: bool = _D.sync_checks):
+    def __init__(self, alpha=None, gamma: float = 2.0, reduction: str = "mean",
+                 label_smoothing: float = 0.0, ignore_index: int = -100,
+                 background_class: int = 0,
+                 gather_distributed: Optional[bool] = None, backend: str = "auto",
+                 compile: bool = False, sync_checks: bool = False):
         super().__init__()
         self._loss_options = LossOptions.from_arguments(
             compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,

@@ -1,5 +1,6 @@
-"""The loss's options: one frozen object, checked when it is built. The defaults are written here
-only; the functional form, the module and the OpenMMLab adapter take theirs from it."""
+"""The loss's options: one frozen object, checked when it is built. The public signatures (the
+functional form, the module, the OpenMMLab adapter) write these defaults as literals, so that
+editors and the API reference show the values; tests/test_options.py keeps them equal."""
 import dataclasses
 import numbers
 from typing import Optional

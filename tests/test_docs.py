@@ -3,6 +3,7 @@ read or any other warning fails) and every Python code block of its pages, run i
 (README sections included through snippets are expanded as mkdocs does). A block whose first line
 says ``# docs: skip (<reason>)`` is skipped with that reason (it needs data or a GPU)."""
 import glob
+import html
 import os
 import re
 import subprocess
@@ -21,9 +22,14 @@ def pages():
 
 
 def expand(text):
-    """pymdownx.snippets' section includes: the lines between [start:name] and [end:name]."""
+    """pymdownx.snippets' includes: a section (the lines between [start:name] and [end:name]) or a
+    range of lines."""
     def section(match):
         source = open(os.path.join(ROOT, match.group(1))).read()
+        lines = re.fullmatch(r"(\d+):(\d*)", match.group(2))  # "file:3:" / "file:3:10": 1-based lines
+        if lines:
+            first, last = int(lines.group(1)), int(lines.group(2) or 0) or None
+            return "\n".join(source.splitlines()[first - 1:last])
         start, end = f"--8<-- [start:{match.group(2)}]", f"--8<-- [end:{match.group(2)}]"
         assert start in source and end in source, match.group(0)
         body = source.split(start, 1)[1].split(end, 1)[0]
@@ -47,6 +53,18 @@ def test_site_builds_strictly(tmp_path):
                       "gather_distributed", "backend", "sync_checks"):
         assert f"<code>{parameter}</code>" in api, parameter  # the class's own parameter table
     assert "Source code in" in api and "mean_positive" in api
+    # The defaults as values, in the signatures and the parameter tables (not the names of aliases)
+    text = html.unescape(re.sub(r"<[^>]+>", "", api))
+    for entry in ("SoftmaxFocalLoss(alpha=None, ", "softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, "):
+        signature = text.split(entry, 1)[1].split(")", 1)[0]
+        for default in ("gamma: float = 2.0", "reduction: str = 'mean'", "label_smoothing: float = 0.0",
+                        "ignore_index: int = -100", "background_class: int = 0", "backend: str = 'auto'"):
+            assert default in signature, (entry, default, signature)
+    assert "_D." not in text
+    openmmlab = open(tmp_path / "site" / "api" / "openmmlab" / "index.html").read()
+    openmmlab = html.unescape(re.sub(r"<[^>]+>", "", openmmlab))
+    signature = openmmlab.split("MMDetSoftmaxFocalLoss(alpha=None, ", 1)[1].split(")", 1)[0]
+    assert "gamma: float = 2.0" in signature and "reduction: str = 'mean'" in signature, signature
 
 
 @pytest.mark.parametrize("page", [p for p in pages() if python_blocks(p)])

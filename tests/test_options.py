@@ -1,5 +1,5 @@
-"""One options object: ``LossOptions`` checks every value when built (and when replaced), holds the
-defaults, and the functional form and the module take theirs from it."""
+"""One options object: ``LossOptions`` checks every value when built (and when replaced) and holds
+the defaults; the public signatures write them as literals (what the API page shows), equal to it."""
 import dataclasses
 import inspect
 
@@ -14,6 +14,18 @@ def test_the_signatures_defaults_are_the_options_defaults(entry):
     for field in dataclasses.fields(LossOptions):
         assert parameters[field.name].default == field.default, field.name
     assert SoftmaxFocalLoss().options == LossOptions()
+
+
+def test_the_openmmlab_signatures_defaults_are_the_options_defaults():
+    pytest.importorskip("mmengine")
+    from imbalanced_losses.openmmlab import MMDetSoftmaxFocalLoss
+    parameters = inspect.signature(MMDetSoftmaxFocalLoss.__init__).parameters
+    for field in dataclasses.fields(LossOptions):
+        assert parameters[field.name].default == field.default, field.name
+    assert parameters["compile"].default is inspect.signature(SoftmaxFocalLoss.__init__).parameters["compile"].default
+    assert MMDetSoftmaxFocalLoss().options == LossOptions()
+    with pytest.raises(TypeError, match=r"unexpected arguments \['gama'\]; it takes alpha, loss_weight"):
+        MMDetSoftmaxFocalLoss(gama=2.0)
 
 
 @pytest.mark.parametrize("changes, error, message", [

@@ -284,11 +284,11 @@ def test_background_prior_initializer_first_channel_and_bad_arguments():
         initialize(conv, dict(type="BackgroundPrior", background_class=1.0, layer="Conv2d"))
 
 
-def test_readme_two_stage_fragment_configures_a_stock_faster_rcnn(tmp_path):
-    """The README's copyable fragment, on top of mmdet's own Faster R-CNN config, gives our loss
-    with the background last in the stock Shared2FCBBoxHead."""
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    section = readme.split("### Two-stage detectors")[1]
+def test_guide_two_stage_fragment_configures_a_stock_faster_rcnn(tmp_path):
+    """The MMDetection guide's copyable fragment, on top of mmdet's own Faster R-CNN config, gives
+    our loss with the background last in the stock Shared2FCBBoxHead."""
+    guide = open(os.path.join(ROOT, "docs", "guides", "mmdetection.md")).read()
+    section = guide.split("## Two-stage detectors")[1]
     fragment = section.split("```python\n")[1].split("```")[0]
     config = tmp_path / "faster_rcnn_ours.py"
     config.write_text("_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'\n" + fragment)

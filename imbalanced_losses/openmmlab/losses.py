@@ -4,13 +4,15 @@ Registered in mmengine's root ``MODELS``, so every OpenMMLab codebase (mmdet, mm
 ...) finds ``type='SoftmaxFocalLoss'`` through its parent registry. Under DDP the global
 statistics travel through ``mmengine.dist`` (one all-reduce of two float64 numbers per call).
 """
+from typing import Optional
+
 import torch
 from mmengine import dist as mmengine_dist
 from mmengine.registry import MODELS
 
 from ..distributed import Communicator
 from ..focal_loss import SoftmaxFocalLoss, focal_loss_with_options
-from ..options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
+from ..options import OPTION_NAMES, REDUCTIONS, check_int
 from .annotations import alpha_from_spec
 
 MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 1,
@@ -22,7 +24,7 @@ MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 
 class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
     """``SoftmaxFocalLoss`` for OpenMMLab configs: ``loss_cls=dict(type='SoftmaxFocalLoss', ...)``.
 
-    Takes every core argument as a keyword (the defaults are the core's ``LossOptions``) plus
+    Takes every core argument as a keyword (with the core's defaults, ``LossOptions``) plus
     ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size the classifier; only False makes
     sense for a softmax loss) and ``loss_name`` (mmseg's key for the loss in the log, must start
     with ``loss_``). ``alpha`` may also be
@@ -46,19 +48,24 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
     - The result is multiplied by ``loss_weight``.
     """
 
-    def __init__(self, alpha=None, *, loss_weight=1.0, use_sigmoid=False, loss_name="loss_focal", **options):
+    def __init__(self, alpha=None, *, gamma: float = 2.0, reduction: str = "mean", label_smoothing: float = 0.0,
+                 ignore_index: int = -100, background_class: int = 0, gather_distributed: Optional[bool] = None,
+                 backend: str = "auto", compile: bool = False, sync_checks: bool = False, loss_weight: float = 1.0,
+                 use_sigmoid: bool = False, loss_name: str = "loss_focal", **unknown):
         if use_sigmoid:
             raise ValueError("SoftmaxFocalLoss is a softmax loss: use_sigmoid must be False, got True "
                              "(use mmdet's FocalLoss for sigmoid classification)")
         if not isinstance(loss_name, str) or not loss_name.startswith("loss_"):
             raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
-        unknown = sorted(set(options) - set(OPTION_NAMES) - {"compile"})
         if unknown:
-            raise TypeError(f"SoftmaxFocalLoss got unexpected arguments {unknown}; it takes alpha, loss_weight, "
-                            f"use_sigmoid, loss_name and {', '.join(OPTION_NAMES)}")
+            raise TypeError(f"SoftmaxFocalLoss got unexpected arguments {sorted(unknown)}; it takes alpha, "
+                            f"loss_weight, use_sigmoid, loss_name, compile and {', '.join(OPTION_NAMES)}")
         if isinstance(alpha, dict):
-            alpha = alpha_from_spec(alpha, options.get("background_class", LossOptions.background_class))
-        super().__init__(alpha=alpha, **options)  # the core's options and defaults (LossOptions)
+            alpha = alpha_from_spec(alpha, background_class)
+        super().__init__(alpha=alpha, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing,
+                         ignore_index=ignore_index, background_class=background_class,
+                         gather_distributed=gather_distributed, backend=backend, compile=compile,
+                         sync_checks=sync_checks)
         self.use_sigmoid = False
         self.loss_weight = float(loss_weight)
         self._loss_name = loss_name
