@@ -16,7 +16,7 @@ DEMO_CONFIG ?= configs/retinanet/retinanet_r18-half_fpn_softmax-focal_30e_shapes
 DEMO_WORK_DIR ?= work_dirs/demo
 DATA := data/shapes
 # mmcv's source build: one compiler job per core, at most one per 3 GB of available memory.
-MAX_JOBS ?= $(shell bash tools/max_jobs.sh)
+MAX_JOBS ?= $(shell bash tools/dev/max_jobs.sh)
 # mmcv's CUDA ops are built where torch is a CUDA build and nvcc is on PATH (a GPU machine);
 # elsewhere (CPU torch, as here, even with nvcc installed) only its CPU ops.
 CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shutil.which('nvcc') is not None))
@@ -77,7 +77,7 @@ $(LINT_VENV)/.installed: requirements/lint.txt
 lint: $(LINT_VENV)/.installed
 	$(LINT_VENV)/bin/ruff check imbalanced_losses tools tests
 
-# The wheel as pip users get it (tools/wheel_check.py), in a fresh venv that sees only torch (and
+# The wheel as pip users get it (tools/dev/wheel_check.py), in a fresh venv that sees only torch (and
 # numpy): those of a torch-only venv (the versions of the constraints file), made once.
 TORCH_VENV := .venv-torch-only
 $(TORCH_VENV)/.installed: requirements/constraints.txt
@@ -86,7 +86,7 @@ $(TORCH_VENV)/.installed: requirements/constraints.txt
 	touch $@
 
 wheel-check: $(STAMP) $(TORCH_VENV)/.installed
-	$(PY) tools/wheel_check.py --torch-site "$$($(TORCH_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
+	$(PY) tools/dev/wheel_check.py --torch-site "$$($(TORCH_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
@@ -105,18 +105,18 @@ demo: $(STAMP)
 	echo "demo: generation, training and evaluation took $$(( $$(date +%s) - start )) s"
 
 benchmark: $(STAMP)
-	$(PY) tools/benchmark_loss.py
+	$(PY) tools/analysis_tools/benchmark_loss.py
 
 check-torch-floor:
-	bash tools/check_torch_floor.sh
+	bash tools/dev/check_torch_floor.sh
 
 # Every layout x dtype x option set x candidate tile compiled for sm_80 and sm_90 without a GPU
 # (make test runs the candidate tiles with the fullest option set: tests/test_triton_aot.py).
 triton-aot-check: $(STAMP)
-	$(PY) tools/triton_aot_check.py --full
+	$(PY) tools/dev/triton_aot_check.py --full
 
 gpu-check: $(STAMP)
-	PY=$(PY) bash tools/gpu_check.sh
+	PY=$(PY) bash tools/dev/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) .venv-torch-* work_dirs site *.egg-info dist build

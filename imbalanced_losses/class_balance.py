@@ -10,9 +10,10 @@ paper normalises the weights to sum to the number of classes (mean 1); ``mean`` 
 mean, e.g. RetinaNet's foreground factor 0.25.
 """
 import math
-import numbers
 
 import torch
+
+from .validators import is_int, is_real
 
 
 def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, background_weight=None):
@@ -42,23 +43,20 @@ def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, ba
     if not isinstance(counts, (list, tuple)) or not counts:
         raise TypeError(f"counts must be a non-empty sequence of per-class sample counts, got {counts!r}")
     for k, n in enumerate(counts):
-        if isinstance(n, bool) or not isinstance(n, numbers.Real) or n != int(n):
+        if not is_real(n) or n != int(n):
             raise TypeError(f"counts must be integers, got {n!r} for class {k}")
         if n < 1:
             raise ValueError(f"counts must be >= 1 (a class without training samples has no effective number), "
                              f"got {n} for class {k}")
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= beta < 1.0:
+    if not is_real(beta) or not 0.0 <= beta < 1.0:
         raise ValueError(f"beta must be a real number in [0, 1), got {beta!r}")
-    if isinstance(mean, bool) or not isinstance(mean, numbers.Real) or not (mean > 0 and math.isfinite(mean)):
+    if not is_real(mean) or not (mean > 0 and math.isfinite(mean)):
         raise ValueError(f"mean must be a finite number > 0, got {mean!r}")
     num_classes = len(counts)
-    if background_class is not None and (isinstance(background_class, bool) or
-                                         not isinstance(background_class, numbers.Integral) or
-                                         not 0 <= background_class <= num_classes):
+    if background_class is not None and not (is_int(background_class) and 0 <= background_class <= num_classes):
         raise ValueError(f"background_class must be None or an int in [0, {num_classes}], got {background_class!r}")
-    if background_weight is not None and (isinstance(background_weight, bool) or
-                                          not isinstance(background_weight, numbers.Real) or
-                                          not (background_weight >= 0 and math.isfinite(background_weight))):
+    if background_weight is not None and not (is_real(background_weight) and background_weight >= 0
+                                              and math.isfinite(background_weight)):
         raise ValueError(f"background_weight must be None or a finite number >= 0, got {background_weight!r}")
     if background_class is None and background_weight is not None:
         raise ValueError("background_weight needs background_class (the index of the background channel)")

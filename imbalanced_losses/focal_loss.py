@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from . import distributed
 from .kernels import checks, ops
 from .kernels.checks import CheckPolicy
-from .kernels.params import CallPlan
+from .kernels.params import CallPlan, Counts
 from .options import REDUCTIONS, LossOptions, check_int
 
 __all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
@@ -107,7 +107,8 @@ def _reduce(loss, counts, options, communicator):
     if reduction == "none":
         result = loss
     else:
-        count = None if reduction == "sum" else counts[0] if reduction == "mean" else counts[1]
+        counts = Counts.of(counts)
+        count = None if reduction == "sum" else counts.valid if reduction == "mean" else counts.positive
         if distributed.should_gather(options.gather_distributed, communicator):
             result = distributed.global_reduce(loss, count, communicator)
         else:

@@ -2,31 +2,13 @@
 functional form, the module, the OpenMMLab adapter) write these defaults as literals, so that
 editors and the API reference show the values; tests/test_options.py keeps them equal."""
 import dataclasses
-import numbers
 from typing import Optional
 
 from . import kernels
 from .kernels.params import FocalParams
+from .validators import check_flag, check_int, check_real
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
-
-
-def check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    return int(value)
-
-
-def _check_real(name, value, expected):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
-def _check_flag(name, value, allow_none=False):
-    if not (isinstance(value, bool) or (allow_none and value is None)):
-        raise TypeError(f"{name} must be {'None, ' if allow_none else ''}True or False, got {value!r}")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +37,16 @@ class LossOptions:
     sync_checks: bool = False
 
     def __post_init__(self):
-        gamma = _check_real("gamma", self.gamma, "a real number >= 0")
+        gamma = check_real("gamma", self.gamma, "a real number >= 0")
         if not gamma >= 0:  # also catches NaN
             raise ValueError(f"gamma must be >= 0, got {self.gamma!r}")
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
-        smoothing = _check_real("label_smoothing", self.label_smoothing, "a real number in [0, 1]")
+        smoothing = check_real("label_smoothing", self.label_smoothing, "a real number in [0, 1]")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {self.label_smoothing!r}")
-        _check_flag("gather_distributed", self.gather_distributed, allow_none=True)
-        _check_flag("sync_checks", self.sync_checks)
+        check_flag("gather_distributed", self.gather_distributed, allow_none=True)
+        check_flag("sync_checks", self.sync_checks)
         kernels.check_name(self.backend)
         normalised = dict(gamma=gamma, label_smoothing=smoothing,
                           ignore_index=check_int("ignore_index", self.ignore_index),
@@ -76,7 +58,7 @@ class LossOptions:
     def from_arguments(cls, compile=False, **options):
         """The options of a call or constructor; ``compile=True`` is the 0.1 spelling of
         ``backend='compile'``."""
-        _check_flag("compile", compile)
+        check_flag("compile", compile)
         if compile:
             backend = options.get("backend", cls.backend)
             if backend not in ("auto", "compile"):

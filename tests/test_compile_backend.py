@@ -75,7 +75,7 @@ def test_a_failing_backward_compile_falls_back_with_one_warning(monkeypatch):
     def failing_grad(*args):
         raise InductorError("backward: no compiler")
 
-    monkeypatch.setattr(compile_backend, "_kernels", (eager.focal_rows, failing_grad))
+    monkeypatch.setattr(compile_backend, "_kernels", compile_backend.CompiledKernels(eager.focal_rows, failing_grad))
     monkeypatch.setattr(compile_backend, "_unavailable", None)
     gen = torch.Generator().manual_seed(9)
     logits, targets = torch.randn(40, 5, generator=gen), torch.randint(0, 5, (40,), generator=gen)

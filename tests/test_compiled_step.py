@@ -14,6 +14,7 @@ from torch import nn
 from cases import TRITON_DEVICE
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
 from imbalanced_losses.kernels import ops
+from imbalanced_losses.kernels.ops import ForwardOpArgs
 from test_backends import needs_triton
 from tolerances import assert_close_reordered
 
@@ -183,23 +184,31 @@ def opcheck_cases():
             targets.view(-1)[0] = -100
             alpha = torch.rand(5, generator=gen, dtype=dtype) if with_alpha else None
             weight = torch.rand(targets.shape, generator=gen, dtype=dtype) if with_weight else None
-            case = (logits, targets, alpha, weight, 2.0, smoothing, -100, 0, backend, reduce, with_grad, False,
-                    with_alpha)
+            case = ForwardOpArgs(logits, targets, alpha, weight, gamma=2.0, label_smoothing=smoothing,
+                                 ignore_index=-100, background_class=0, backend=backend, reduce=reduce,
+                                 with_grad=with_grad, deferred=False, check_alpha=with_alpha)
             yield pytest.param(case, marks=needs_triton) if backend == "triton" else case
 
 
-@pytest.mark.parametrize("args", list(opcheck_cases()), ids=lambda a: f"{a[8]}-{tuple(a[0].shape)}-reduce{a[9]}")
+@pytest.mark.parametrize("args", list(opcheck_cases()),
+                         ids=lambda a: f"{a.backend}-{tuple(a.logits.shape)}-reduce{a.reduce}")
 def test_opcheck_forward_and_backward(args):
-    if args[8] == "triton":
-        args = tuple(a.to(TRITON_DEVICE) if isinstance(a, torch.Tensor) else a for a in args)
-        args[0].requires_grad_(args[10])
-    torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, args)
-    logits, targets = args[0], args[1]
-    if args[10]:
+    if args.backend == "triton":
+        args = ForwardOpArgs(*(a.to(TRITON_DEVICE) if isinstance(a, torch.Tensor) else a for a in args))
+        args.logits.requires_grad_(args.with_grad)
+    torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, tuple(args))
+    logits, targets = args.logits, args.targets
+    if args.with_grad:
         _, _, saved = torch.ops.imbalanced_losses.focal_forward(*args)
-        grad_loss = torch.rand(() if args[9] else targets.shape, dtype=logits.dtype, device=logits.device)
+        grad_loss = torch.rand(() if args.reduce else targets.shape, dtype=logits.dtype, device=logits.device)
         torch.library.opcheck(torch.ops.imbalanced_losses.focal_backward.default,
-                              (logits.detach(), targets, saved, grad_loss, args[5], -100, args[8]))
+                              (logits.detach(), targets, saved, grad_loss, args.label_smoothing, args.ignore_index,
+                               args.backend))
+
+
+def test_the_op_arguments_are_named_as_the_forward_op_schema_names_them():
+    schema = torch.ops.imbalanced_losses.focal_forward.default._schema
+    assert ForwardOpArgs._fields == tuple(argument.name for argument in schema.arguments)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -63,7 +63,7 @@ def test_site_builds_strictly(tmp_path):
     assert "_D." not in text
     openmmlab = open(tmp_path / "site" / "api" / "openmmlab" / "index.html").read()
     openmmlab = html.unescape(re.sub(r"<[^>]+>", "", openmmlab))
-    signature = openmmlab.split("MMDetSoftmaxFocalLoss(alpha=None, ", 1)[1].split(")", 1)[0]
+    signature = openmmlab.split("OpenMMLabSoftmaxFocalLoss(alpha=None, ", 1)[1].split(")", 1)[0]
     assert "gamma: float = 2.0" in signature and "reduction: str = 'mean'" in signature, signature
 
 

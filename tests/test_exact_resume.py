@@ -3,7 +3,7 @@ checkpoint and resumed with --resume ends with every tensor of the uninterrupted
 checkpoint (weights, BatchNorm statistics, optimizer and scheduler state) bitwise equal, on CPU with
 one thread per process: epoch-based (the demo RetinaNet, with a loader worker), iteration-based (the
 segmentation UNet, with dropout) and on 2 gloo ranks through tools/dist_train.sh. Each case runs
-tools/check_exact_resume.py, which trains the uninterrupted and the killed-and-resumed run."""
+tools/analysis_tools/check_exact_resume.py, which trains the uninterrupted and the killed-and-resumed run."""
 import json
 import os
 import random
@@ -38,8 +38,8 @@ def workspace(tmp_path_factory):
 
 def check_exact_resume(workspace, name, config, options, nproc=1, port=None):
     out = os.path.join(workspace, f"{name}.json")
-    command = [sys.executable, tool("check_exact_resume.py"), config, "--work-dir", name, "--nproc", str(nproc),
-               "--out", out, "--cfg-options", "randomness.deterministic=True", *options]
+    command = [sys.executable, tool("analysis_tools/check_exact_resume.py"), config, "--work-dir", name,
+               "--nproc", str(nproc), "--out", out, "--cfg-options", "randomness.deterministic=True", *options]
     env = tool_env(workspace, dict(PORT=str(port)) if port else None)
     result = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
     output = result.stdout + result.stderr

@@ -12,7 +12,7 @@ GIB_KB = 1048576
 
 
 def max_jobs(**env):
-    result = subprocess.run(["bash", os.path.join(ROOT, "tools", "max_jobs.sh")], capture_output=True, text=True,
+    result = subprocess.run(["bash", os.path.join(ROOT, "tools", "dev", "max_jobs.sh")], capture_output=True, text=True,
                             env=dict(os.environ, **{k: str(v) for k, v in env.items()}), check=True)
     return int(result.stdout)
 
@@ -93,4 +93,4 @@ def test_importing_one_codebase_package_alone_registers_the_loss_for_it(codebase
             "other = {'mmdet': 'imbalanced_losses.mmseg', 'mmseg': 'imbalanced_losses.mmdet'}" f"['{codebase}']\n"
             "print(type(loss).__name__, loss.gamma, other in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert result.stdout.split() == ["MMDetSoftmaxFocalLoss", "1.0", "False"]
+    assert result.stdout.split() == ["OpenMMLabSoftmaxFocalLoss", "1.0", "False"]

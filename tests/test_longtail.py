@@ -239,7 +239,7 @@ def test_run_study_quick_smoke_test(tmp_path):
     one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"]
     two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
                  "frcnn-softmax-focal-prior"]
-    segmentation = ["seg-ce", "seg-ce-dice", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb"]
+    segmentation = ["seg-ce", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb"]
     assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage + segmentation)
     for run in runs:
         record = json.load(open(os.path.join(out, "runs", run)))

@@ -14,7 +14,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 
 from imbalanced_losses import softmax_focal_loss  # noqa: E402
-from imbalanced_losses.mmdet import MMDetSoftmaxFocalLoss, SoftmaxRetinaHead  # noqa: E402  (registers them)
+from imbalanced_losses.mmdet import OpenMMLabSoftmaxFocalLoss, SoftmaxRetinaHead  # noqa: E402  (registers them)
 from reference import reference_focal_loss  # noqa: E402
 from tolerances import assert_close_reordered  # noqa: E402
 
@@ -55,7 +55,7 @@ def test_shipped_config_builds_trains_and_predicts(config_path):
     if "sigmoid-focal" in config_path:
         assert type(head).__name__ == "RetinaHead" and head.use_sigmoid_cls
     else:
-        assert isinstance(head, SoftmaxRetinaHead) and isinstance(head.loss_cls, MMDetSoftmaxFocalLoss)
+        assert isinstance(head, SoftmaxRetinaHead) and isinstance(head.loss_cls, OpenMMLabSoftmaxFocalLoss)
         assert head.loss_cls.reduction == "mean_positive" and head.loss_cls.background_class == 0
     losses = train_step(model, cfg.model.bbox_head.num_classes)
     assert all(torch.isfinite(torch.stack(list(v) if isinstance(v, list) else [v])).all() for v in losses.values())
@@ -104,7 +104,7 @@ def test_adapter_fractional_weights_scale_each_position():
     scores, labels, _ = random_scores(1)
     weights = torch.rand(len(labels), generator=torch.Generator().manual_seed(2))
     weights[::4] = 0
-    adapter = MMDetSoftmaxFocalLoss(gamma=2.0, reduction="mean_positive", background_class=4)
+    adapter = OpenMMLabSoftmaxFocalLoss(gamma=2.0, reduction="mean_positive", background_class=4)
     ref, _ = reference_focal_loss(scores, labels.masked_fill(weights == 0, -100), gamma=2.0,
                                   reduction="mean_positive", background_class=4, weight=weights)
     torch.testing.assert_close(adapter(scores, labels, weights).double(), ref.detach(), rtol=1e-5, atol=1e-7)
@@ -112,7 +112,7 @@ def test_adapter_fractional_weights_scale_each_position():
 
 def test_adapter_avg_factor_and_reduction_override():
     scores, labels, weights = random_scores(3)
-    adapter = MMDetSoftmaxFocalLoss(gamma=2.0, reduction="mean_positive", loss_weight=0.5)
+    adapter = OpenMMLabSoftmaxFocalLoss(gamma=2.0, reduction="mean_positive", loss_weight=0.5)
     ignored = labels.masked_fill(weights == 0, -100)
     core_sum = softmax_focal_loss(scores, ignored, gamma=2.0, reduction="sum")
     core_positive = softmax_focal_loss(scores, ignored, gamma=2.0, reduction="mean_positive")
@@ -134,7 +134,7 @@ def test_adapter_rejects_sigmoid_and_bad_options():
     with pytest.raises(ValueError, match="gamma must be >= 0"):
         MODELS.build(dict(type="SoftmaxFocalLoss", gamma=-2.0))
     scores, labels, weights = random_scores(4)
-    adapter = MMDetSoftmaxFocalLoss()
+    adapter = OpenMMLabSoftmaxFocalLoss()
     with pytest.raises(ValueError, match=r"weight must be a tensor shaped like label \(60,\), got \(60, 5\)"):
         adapter(scores, labels, weights[:, None].expand(-1, 5))
     with pytest.raises(ValueError, match="reduction_override must be None or one of"):
@@ -228,9 +228,9 @@ def test_our_loss_in_stock_retina_head_trains_a_step():
 
 def test_loss_is_registered_in_mmengine_root_and_heads_stay_in_mmdet():
     from mmengine.registry import MODELS as ROOT_MODELS
-    assert ROOT_MODELS.get("SoftmaxFocalLoss") is MMDetSoftmaxFocalLoss
-    assert isinstance(ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", gamma=1.0)), MMDetSoftmaxFocalLoss)
-    assert MODELS.get("SoftmaxFocalLoss") is MMDetSoftmaxFocalLoss  # mmdet finds it through its parent
+    assert ROOT_MODELS.get("SoftmaxFocalLoss") is OpenMMLabSoftmaxFocalLoss
+    assert isinstance(ROOT_MODELS.build(dict(type="SoftmaxFocalLoss", gamma=1.0)), OpenMMLabSoftmaxFocalLoss)
+    assert MODELS.get("SoftmaxFocalLoss") is OpenMMLabSoftmaxFocalLoss  # mmdet finds it through its parent
     assert "SoftmaxFocalLoss" not in MODELS.module_dict  # one registration, in the root
     assert ROOT_MODELS.get("SoftmaxRetinaHead") is None and MODELS.get("SoftmaxRetinaHead") is SoftmaxRetinaHead
 

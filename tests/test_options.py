@@ -18,14 +18,15 @@ def test_the_signatures_defaults_are_the_options_defaults(entry):
 
 def test_the_openmmlab_signatures_defaults_are_the_options_defaults():
     pytest.importorskip("mmengine")
-    from imbalanced_losses.openmmlab import MMDetSoftmaxFocalLoss
-    parameters = inspect.signature(MMDetSoftmaxFocalLoss.__init__).parameters
+    from imbalanced_losses.openmmlab import MMDetSoftmaxFocalLoss, OpenMMLabSoftmaxFocalLoss
+    assert MMDetSoftmaxFocalLoss is OpenMMLabSoftmaxFocalLoss  # the old name stays importable
+    parameters = inspect.signature(OpenMMLabSoftmaxFocalLoss.__init__).parameters
     for field in dataclasses.fields(LossOptions):
         assert parameters[field.name].default == field.default, field.name
     assert parameters["compile"].default is inspect.signature(SoftmaxFocalLoss.__init__).parameters["compile"].default
-    assert MMDetSoftmaxFocalLoss().options == LossOptions()
+    assert OpenMMLabSoftmaxFocalLoss().options == LossOptions()
     with pytest.raises(TypeError, match=r"unexpected arguments \['gama'\]; it takes alpha, loss_weight"):
-        MMDetSoftmaxFocalLoss(gama=2.0)
+        OpenMMLabSoftmaxFocalLoss(gama=2.0)
 
 
 @pytest.mark.parametrize("changes, error, message", [

@@ -1,5 +1,5 @@
 """The Triton kernels compiled for real GPUs (sm_80, sm_90) without one: Triton's compiler and the
-ptxas in its wheel, ahead of time (tools/triton_aot_check.py). The interpreter that runs the other
+ptxas in its wheel, ahead of time (tools/dev/triton_aot_check.py). The interpreter that runs the other
 Triton tests never compiles them."""
 import ast
 import os
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "tools", "triton_aot_check.py")
+TOOL = os.path.join(ROOT, "tools", "dev", "triton_aot_check.py")
 triton = pytest.importorskip("triton")
 if not os.path.exists(os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")):
     pytest.skip("this Triton wheel ships no NVIDIA toolchain (ptxas, cuobjdump)", allow_module_level=True)
@@ -25,7 +25,7 @@ def test_every_candidate_tile_compiles_for_sm80_and_sm90_without_spills():
 
 SPILLING_TILE = """
 import sys
-sys.path.insert(0, "tools")
+sys.path.insert(0, "tools/dev")
 import tempfile, triton
 from triton.backends.compiler import GPUTarget
 import triton_aot_check as aot

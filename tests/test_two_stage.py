@@ -15,7 +15,7 @@ from mmdet.testing import demo_mm_inputs  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
-from imbalanced_losses.mmdet import MMDetSoftmaxFocalLoss  # noqa: E402  (registers it)
+from imbalanced_losses.mmdet import OpenMMLabSoftmaxFocalLoss  # noqa: E402  (registers it)
 from imbalanced_losses.openmmlab.initializers import background_prior_bias  # noqa: E402
 from tolerances import approx_reordered, assert_close_reordered  # noqa: E402
 
@@ -77,7 +77,7 @@ def test_two_stage_config_builds_trains_a_step_and_predicts(config_path, tmp_pat
     model = build(cfg)
     loss = model.roi_head.bbox_head.loss_cls
     if head_cfg.loss_cls.type == "SoftmaxFocalLoss":
-        assert isinstance(loss, MMDetSoftmaxFocalLoss)
+        assert isinstance(loss, OpenMMLabSoftmaxFocalLoss)
         assert loss.background_class == num_classes and loss.reduction == "mean_positive"
         assert model.roi_head.bbox_head.fc_cls.out_features == num_classes + 1
         if isinstance(head_cfg.loss_cls.alpha, dict):  # K + 1 weights, background (weight 1) last
@@ -296,7 +296,7 @@ def test_guide_two_stage_fragment_configures_a_stock_faster_rcnn(tmp_path):
     head_cfg = cfg.model.roi_head.bbox_head
     assert head_cfg.type == "Shared2FCBBoxHead" and head_cfg.num_classes == 80
     loss = MODELS.build(head_cfg.loss_cls)
-    assert isinstance(loss, MMDetSoftmaxFocalLoss) and loss.background_class == head_cfg.num_classes
+    assert isinstance(loss, OpenMMLabSoftmaxFocalLoss) and loss.background_class == head_cfg.num_classes
     assert loss.reduction == "mean_positive" and loss.gather_distributed is True
     assert set(head_cfg.loss_cls) == {"type", "gamma", "reduction", "background_class", "gather_distributed",
                                       "loss_weight"}  # _delete_ dropped mmdet's CrossEntropyLoss keys

@@ -47,8 +47,6 @@ VARIANTS = {
                                          "Faster R-CNN, ours + background prior in fc_cls", "two-stage"),
     "seg-ce": Variant("segmentation/unet-s4-d8_fcn_ce_shapes-seg.py", "CrossEntropyLoss (mmseg's default)",
                       "segmentation"),
-    "seg-ce-dice": Variant("segmentation/unet-s4-d8_fcn_ce-dice_shapes-seg.py", "CrossEntropyLoss + DiceLoss (mmseg's)",
-                           "segmentation"),
     "seg-ce-ohem": Variant("segmentation/unet-s4-d8_fcn_ce-ohem_shapes-seg.py",
                            "CrossEntropyLoss + OHEMPixelSampler (mmseg's)", "segmentation"),
     "seg-ce-cb": Variant("segmentation/unet-s4-d8_fcn_ce-cb-weighted_shapes-seg.py",

@@ -12,35 +12,28 @@ vis_image`` (segmentation, with our configs' ``ImageGtPredVisualizer``).
 The checkpoint is loaded with torch's weights_only=True plus an allow-list of the types that
 mmengine writes (see imbalanced_losses.openmmlab.runtime): a file holding anything else is refused.
 """
-import argparse
 import os
 
-from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.openmmlab.runtime import check_checkpoint, load_config
+from imbalanced_losses.openmmlab.runtime import (
+    build_runner,
+    check_checkpoint,
+    load_config,
+    parse_tool_args,
+    tool_parser,
+)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description="Test (and eval) a detector or a segmentor")
-    parser.add_argument("config", help="test config file path")
+    parser = tool_parser("Test (and eval) a detector or a segmentor", "test config file path")
     parser.add_argument("checkpoint", help="checkpoint file")
-    parser.add_argument("--work-dir", help="the directory to save the file containing evaluation metrics")
     parser.add_argument("--out", type=str, help="dump raw predictions to this pickle file (.pkl)")
     parser.add_argument("--show", action="store_true", help="show prediction results")
     parser.add_argument("--show-dir", help="save pictures of the predictions, under the work dir's timestamped "
                                            "folder")
     parser.add_argument("--wait-time", type=float, default=2, help="the interval of show (s)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
-                        help="override config settings, key=value")
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
-                        help="job launcher")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
-    args = parser.parse_args()
-    if "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    args = parse_tool_args(parser)
     if args.out is not None and not args.out.endswith((".pkl", ".pickle")):
         parser.error(f"--out must be a .pkl or .pickle file, got {args.out}")
     return args
@@ -62,7 +55,7 @@ def main():
             from mmdet.engine.hooks.utils import trigger_visualization_hook
             cfg = trigger_visualization_hook(cfg, args)
 
-    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

@@ -3,36 +3,28 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG NUM_PROCESSES [...]      # torchrun; gloo on machines without CUDA
 """
-import argparse
 import logging
-import os
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.openmmlab.runtime import check_checkpoint, load_config, require_safe_checkpoint_loading
+from imbalanced_losses.openmmlab.runtime import (
+    build_runner,
+    check_checkpoint,
+    load_config,
+    parse_tool_args,
+    require_safe_checkpoint_loading,
+    tool_parser,
+)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description="Train a detector or a segmentor")
-    parser.add_argument("config", help="train config file path")
-    parser.add_argument("--work-dir", help="the dir to save logs and models")
+    parser = tool_parser("Train a detector or a segmentor", "train config file path")
     parser.add_argument("--amp", action="store_true", help="enable automatic-mixed-precision training")
     parser.add_argument("--auto-scale-lr", action="store_true", help="enable automatically scaling LR")
     parser.add_argument("--resume", nargs="?", type=str, const="auto",
                         help="resume from this checkpoint, or without a path from the latest one in the work dir")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
-                        help="override config settings, key=value (e.g. train_cfg.max_epochs=2)")
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
-                        help="job launcher")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
-    args = parser.parse_args()
-    if "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser)
 
 
 @record  # under torchrun: a failing rank's traceback goes into the job's error summary
@@ -65,8 +57,7 @@ def main():
                   "will not end where an uninterrupted run would (docs/guides/tools.md, 'Resuming')", logger="current",
                   level=logging.WARNING)
 
-    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == "__main__":

@@ -16,12 +16,13 @@ intermediate. What this module adds:
   from then on.
 """
 import warnings
+from typing import Callable, NamedTuple
 
 import torch
 
 from . import eager
 
-_kernels = None  # (forward, backward), compiled lazily on first use
+_kernels = None  # CompiledKernels, compiled lazily on first use
 _unavailable = None  # why compilation failed, once it has
 
 
@@ -32,8 +33,14 @@ def _disable(reason):
                   "using the eager path, which computes the same loss", RuntimeWarning, stacklevel=5)
 
 
+class CompiledKernels(NamedTuple):
+    """``eager.focal_rows`` and ``eager.focal_grad`` through torch.compile."""
+    rows: Callable
+    grad: Callable
+
+
 def _kernels_for(logits):
-    """The compiled (forward, backward) pair, or None where the eager functions should run."""
+    """The ``CompiledKernels``, or None where the eager functions should run."""
     global _kernels
     if _unavailable is not None or logits.shape[0] < 2 or logits.shape[1] < 2 or logits.numel() == 0:
         return None
@@ -45,8 +52,8 @@ def _kernels_for(logits):
         # with the default, a small first batch compiles serial C++ loops (measured 1.7x slower
         # at 262144 x 81 on 2 threads); with dynamic_threads the loops are always OpenMP-parallel.
         options = {"cpp.dynamic_threads": True}
-        _kernels = (torch.compile(eager.focal_rows, dynamic=True, options=options),
-                    torch.compile(eager.focal_grad, dynamic=True, options=options))
+        _kernels = CompiledKernels(torch.compile(eager.focal_rows, dynamic=True, options=options),
+                                   torch.compile(eager.focal_grad, dynamic=True, options=options))
     return _kernels
 
 
@@ -68,7 +75,7 @@ def _compiled_rows(logits, index, weight, gamma, eps, with_grad):
         n, c = logits.shape[:2]
         compute_dtype = torch.promote_types(logits.dtype, torch.float32)
         scalars = [torch.full((), value, dtype=compute_dtype, device=logits.device) for value in (gamma, eps)]
-        result = _guarded(lambda: kernels[0](logits.reshape(n, c, -1), index.reshape(n, -1), weight.reshape(n, -1),
+        result = _guarded(lambda: kernels.rows(logits.reshape(n, c, -1), index.reshape(n, -1), weight.reshape(n, -1),
                                              *scalars, with_grad))
         if result is not None:
             loss, saved = result
@@ -82,7 +89,7 @@ def _compiled_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad
     if kernels is not None:  # one kernel with or without smoothing: coef_const is then the saved zeros
         n, c = logits.shape[:2]
         per_row = [t.reshape(n, -1) for t in (index, row_max, coef_p, coef_const, coef_target, grad_loss)]
-        grad = _guarded(lambda: kernels[1](logits.reshape(n, c, -1), *per_row))
+        grad = _guarded(lambda: kernels.grad(logits.reshape(n, c, -1), *per_row))
         if grad is not None:
             return grad.reshape(logits.shape)
     return eager.focal_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing)

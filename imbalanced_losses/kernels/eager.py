@@ -9,7 +9,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .params import FocalParams, ForwardResult
+from .params import BackwardParams, FocalParams, ForwardResult
 
 
 def _is_python_zero(value):
@@ -89,7 +89,7 @@ def prepare(logits, targets, alpha, weight, ignore_index):
 
 
 def counts(valid, targets, background_class, dtype):
-    """(number of valid positions, number of valid positions not of background_class)."""
+    """(number of valid positions, number of valid positions not of background_class): ``Counts``'s order."""
     return torch.stack([valid.sum(), (valid & (targets != background_class)).sum()]).to(dtype)
 
 
@@ -143,7 +143,7 @@ class EagerBackend:
                                coef_target)
         return ForwardResult(loss, count, saved)
 
-    def backward(self, logits, targets, saved: EagerSaved, grad_loss, params: FocalParams):
+    def backward(self, logits, targets, saved: EagerSaved, grad_loss, params: BackwardParams):
         # Every coefficient is 0 where the target is not valid, so any column index will do there.
         index = targets.clamp(0, logits.shape[1] - 1).long()
         if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient

@@ -12,7 +12,7 @@ Outside torch.compile, and on torch without ``custom_op``, the same two function
 ``autograd.Function`` (``FocalFunction``): the custom op's dispatch costs more per call than the
 compiler's view is worth there.
 """
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -20,7 +20,7 @@ from torch.autograd.function import once_differentiable
 
 from . import checks, device_checks, select
 from .checks import CheckPolicy
-from .params import CallPlan, FocalParams
+from .params import BackwardParams, CallPlan, FocalParams
 
 CUSTOM_OPS = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
 USE_CUSTOM_OPS = CUSTOM_OPS  # False: the autograd.Function also under torch.compile
@@ -65,7 +65,7 @@ class FocalFunction(torch.autograd.Function):
         ctx.mark_non_differentiable(counts)
         if with_grad:
             ctx.save_for_backward(logits, targets, *saved)
-            ctx.params, ctx.backend = plan.params, backend
+            ctx.params, ctx.backend = plan.params.backward(), backend
         return loss, counts
 
     @staticmethod
@@ -74,6 +74,36 @@ class FocalFunction(torch.autograd.Function):
         logits, targets, *saved = ctx.saved_tensors
         backend = ctx.backend
         return (backend.backward(logits, targets, backend.Saved(*saved), grad_loss, ctx.params),) + (None,) * 4
+
+
+class ForwardOpArgs(NamedTuple):
+    """The forward custom op's arguments, by name: a ``CallPlan`` flattened into the scalars a
+    custom op's schema takes (``of``), and back (``plan``)."""
+    logits: Tensor
+    targets: Tensor
+    alpha: Optional[Tensor]
+    weight: Optional[Tensor]
+    gamma: float
+    label_smoothing: float
+    ignore_index: int
+    background_class: int
+    backend: str
+    reduce: bool
+    with_grad: bool
+    deferred: bool
+    check_alpha: bool
+
+    @classmethod
+    def of(cls, logits, targets, alpha, weight, plan: CallPlan, with_grad):
+        params = plan.params
+        return cls(logits, targets, alpha, weight, float(params.gamma), float(params.label_smoothing),
+                   int(params.ignore_index), int(params.background_class), plan.backend, plan.reduce, with_grad,
+                   plan.checks is CheckPolicy.DEFERRED, plan.check_alpha)
+
+    def plan(self) -> CallPlan:
+        return CallPlan(FocalParams(self.gamma, self.label_smoothing, self.ignore_index, self.background_class),
+                        self.backend, self.reduce, CheckPolicy.DEFERRED if self.deferred else CheckPolicy.IMMEDIATE,
+                        self.check_alpha)
 
 
 if CUSTOM_OPS:
@@ -85,9 +115,9 @@ if CUSTOM_OPS:
         """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
         (zeros without ``reduce``) and the backend's four numbers per position for the backward
         (empty without ``with_grad``)."""
-        plan = CallPlan(FocalParams(gamma, label_smoothing, ignore_index, background_class), backend, reduce,
-                        CheckPolicy.DEFERRED if deferred else CheckPolicy.IMMEDIATE, check_alpha)
-        _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, plan, with_grad)
+        args = ForwardOpArgs(logits, targets, alpha, weight, gamma, label_smoothing, ignore_index, background_class,
+                             backend, reduce, with_grad, deferred, check_alpha)
+        _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, args.plan(), with_grad)
         return (loss, loss.new_zeros(2) if counts is None else counts,
                 loss.new_empty(0) if saved is None else saved.pack(targets.shape))
 
@@ -102,7 +132,7 @@ if CUSTOM_OPS:
     def focal_backward(logits: Tensor, targets: Tensor, saved: Tensor, grad_loss: Tensor, label_smoothing: float,
                        ignore_index: int, backend: str) -> Tensor:
         """The gradient with respect to the logits, in their dtype."""
-        params = FocalParams(0.0, label_smoothing, ignore_index, 0)  # what the backwards read
+        params = BackwardParams(label_smoothing, ignore_index)
         module = select(backend, logits)
         return module.backward(logits, targets, module.Saved.unpack(saved), grad_loss, params).contiguous()
 
@@ -111,15 +141,16 @@ if CUSTOM_OPS:
         return logits.new_empty(logits.shape)
 
     def _setup_context(ctx, inputs, output):
-        logits, targets, _, _, _, label_smoothing, ignore_index, _, backend, *_ = inputs
+        args = ForwardOpArgs(*inputs)
         _, counts, saved = output
-        ctx.save_for_backward(logits, targets, saved)
-        ctx.options = (label_smoothing, ignore_index, backend)
+        ctx.save_for_backward(args.logits, args.targets, saved)
+        ctx.options = (args.label_smoothing, args.ignore_index, args.backend)  # focal_backward's last three
         ctx.mark_non_differentiable(counts, saved)
 
     def _backward(ctx, grad_loss, grad_counts, grad_saved):
         logits, targets, saved = ctx.saved_tensors
-        return (focal_backward(logits, targets, saved, grad_loss, *ctx.options),) + (None,) * 12
+        no_grads = (None,) * (len(ForwardOpArgs._fields) - 1)  # only the logits get a gradient
+        return (focal_backward(logits, targets, saved, grad_loss, *ctx.options),) + no_grads
 
     torch.library.register_autograd("imbalanced_losses::focal_forward", _backward, setup_context=_setup_context)
 
@@ -132,9 +163,5 @@ def focal_loss(logits, targets, alpha, weight, plan: CallPlan):
     if not (USE_CUSTOM_OPS and (EAGER_CUSTOM_OPS or torch.compiler.is_compiling())):
         return FocalFunction.apply(logits, targets, alpha, weight, plan)
     with_grad = torch.is_grad_enabled() and logits.requires_grad
-    params = plan.params
-    loss, counts, _ = focal_forward(logits, targets, alpha, weight, float(params.gamma),
-                                    float(params.label_smoothing), int(params.ignore_index),
-                                    int(params.background_class), plan.backend, plan.reduce, with_grad,
-                                    plan.checks is CheckPolicy.DEFERRED, plan.check_alpha)
+    loss, counts, _ = focal_forward(*ForwardOpArgs.of(logits, targets, alpha, weight, plan, with_grad))
     return loss, counts

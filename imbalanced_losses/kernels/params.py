@@ -4,6 +4,12 @@ from typing import Any, NamedTuple, Optional
 from torch import Tensor
 
 
+class BackwardParams(NamedTuple):
+    """What a backend's backward reads besides its saved state."""
+    label_smoothing: float
+    ignore_index: int
+
+
 class FocalParams(NamedTuple):
     """The loss's options that the math reads, already checked (``options.LossOptions``)."""
     gamma: float
@@ -11,11 +17,26 @@ class FocalParams(NamedTuple):
     ignore_index: int
     background_class: int
 
+    def backward(self) -> BackwardParams:
+        return BackwardParams(self.label_smoothing, self.ignore_index)
+
+
+class Counts(NamedTuple):
+    """The two denominators of a reduced loss: valid positions, and valid positions whose target
+    is not the background class. Backends return them as one (2,) tensor in this order."""
+    valid: Tensor
+    positive: Tensor
+
+    @classmethod
+    def of(cls, tensor):
+        return cls(*tensor.unbind(0))
+
 
 class ForwardResult(NamedTuple):
     """A backend's forward: the loss per position (or its 0-d sum with ``reduce``), the (2,)
     counts (valid positions, valid non-background positions; None without ``reduce``) and the
-    backend's own saved state for its backward (None without ``with_grad``)."""
+    backend's own saved state for its backward (None without ``with_grad``). The counts' order is
+    ``Counts``'s."""
     loss: Tensor
     counts: Optional[Tensor]
     saved: Optional[Any]

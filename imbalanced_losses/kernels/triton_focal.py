@@ -31,7 +31,7 @@ import triton.language as tl
 from torch import Tensor
 
 from . import device_checks
-from .params import ForwardResult
+from .params import BackwardParams, ForwardResult
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -63,6 +63,24 @@ TARGET_SEEN = tl.constexpr(int(device_checks.Slot.TARGET_SEEN))
 TARGET_VALUE = tl.constexpr(int(device_checks.Slot.TARGET_VALUE))
 ALPHA_SEEN = tl.constexpr(int(device_checks.Slot.ALPHA_SEEN))
 ALPHA_CLASS = tl.constexpr(int(device_checks.Slot.ALPHA_CLASS))
+
+# The saved buffer's planes (TritonSaved: (4, B * S) float32, one value per position in each):
+# the row's log-sum-exp and the gradient's coefficients a (of softmax), c (constant), t (target column).
+LSE_PLANE = tl.constexpr(0)
+COEF_P_PLANE = tl.constexpr(1)
+COEF_CONST_PLANE = tl.constexpr(2)
+COEF_TARGET_PLANE = tl.constexpr(3)
+NUM_PLANES = 4
+
+# The per-program partial sums of a reduced loss: PARTIAL_SLOTS float32 per program, summed by
+# the finish kernel into the total and the counts (``params.Counts``: valid, positive).
+LOSS_SLOT = tl.constexpr(0)
+VALID_SLOT = tl.constexpr(1)
+POSITIVE_SLOT = tl.constexpr(2)
+PARTIAL_SLOTS = tl.constexpr(3)
+
+# float32's smallest normal number (what eager's finfo(compute dtype).tiny is in float32).
+FLOAT32_TINY = tl.constexpr(torch.finfo(torch.float32).tiny)
 
 
 @triton.jit
@@ -99,6 +117,24 @@ def _class_offsets(c, stride_c, CLASS_CONTIGUOUS: tl.constexpr, WIDE: tl.constex
 
 
 @triton.jit
+def _program_positions(S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index,
+                       POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr):
+    """The prologue of both kernels: this program's BLOCK_S positions (b, s) of one b, their mask,
+    the offsets of their rows' class 0, their index into per-position buffers laid out (B, S), and
+    their targets (int64; ``ignore_index`` past S)."""
+    pid = tl.program_id(0)
+    num_s_blocks = tl.cdiv(S, BLOCK_S)
+    b = pid // num_s_blocks
+    s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
+    s_mask = s < S
+    rows = _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS, WIDE)
+    position = b.to(tl.int64) * S + s
+    t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
+                other=ignore_index).to(tl.int64)  # targets of any integer dtype
+    return pid, b, s, s_mask, rows, position, t
+
+
+@triton.jit
 def _focal_forward_kernel(
         logits_ptr, targets_ptr, alpha_ptr, weight_ptr, loss_ptr, partial_ptr, saved_ptr, flags_ptr,
         S, C, P, stride_b, stride_s, stride_c, stride_tb, stride_ts,
@@ -106,17 +142,10 @@ def _focal_forward_kernel(
         HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, WITH_GRAD: tl.constexpr,
         REDUCE: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr, POSITION_CONTIGUOUS: tl.constexpr,
         WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
-    pid = tl.program_id(0)
-    num_s_blocks = tl.cdiv(S, BLOCK_S)
-    b = pid // num_s_blocks
-    s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
-    s_mask = s < S
-    rows = _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS, WIDE)
-    position = b.to(tl.int64) * S + s  # index into the per-position outputs, laid out (B, S)
+    pid, b, s, s_mask, rows, position, t = _program_positions(
+        S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
 
-    # Targets of any integer dtype; anything outside [0, C) that is not ignore_index is flagged.
-    t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
-                other=ignore_index).to(tl.int64)
+    # Targets outside [0, C) that are not ignore_index are flagged.
     in_range = (t >= 0) & (t < C)
     not_ignored = t != ignore_index
     valid = s_mask & in_range & not_ignored
@@ -165,27 +194,28 @@ def _focal_forward_kernel(
     loss = tl.where(valid, weighted_focal * ce, 0.0)
 
     if REDUCE:
-        tl.store(partial_ptr + 3 * pid, tl.sum(loss, 0))
-        tl.store(partial_ptr + 3 * pid + 1, tl.sum(valid.to(tl.float32), 0))
-        tl.store(partial_ptr + 3 * pid + 2, tl.sum((valid & (t != background_class)).to(tl.float32), 0))
+        partial = partial_ptr + PARTIAL_SLOTS * pid
+        tl.store(partial + LOSS_SLOT, tl.sum(loss, 0))
+        tl.store(partial + VALID_SLOT, tl.sum(valid.to(tl.float32), 0))
+        tl.store(partial + POSITIVE_SLOT, tl.sum((valid & (t != background_class)).to(tl.float32), 0))
     else:
         tl.store(loss_ptr + position, loss, mask=s_mask)
     if WITH_GRAD:
         p_t = tl.exp(log_p_t)  # not 1 - q: that loses p_t's relative precision where p_t is tiny
         # gamma * q^(gamma-1) written as focal / q: where q == 0, focal == 0 (or gamma == 0) and so is g.
-        g = gamma * p_t * ce * focal / tl.maximum(q, 1.1754943508222875e-38)
+        g = gamma * p_t * ce * focal / tl.maximum(q, FLOAT32_TINY)
         coef_p = tl.where(valid, w * (focal + g), 0.0)
         coef_target = tl.where(valid, weighted_focal * (eps * (1.0 - 1.0 / C) - q - gamma * p_t * ce), 0.0)
-        plane = P  # saved is (4, P): P = B * S positions (int64 where large; no .to(): an arg == 1 is a constexpr)
-        tl.store(saved_ptr + position, lse, mask=s_mask)  # also where ignored: exp(x - lse) stays <= 1
-        tl.store(saved_ptr + plane + position, coef_p, mask=s_mask)
+        plane = P  # saved is (NUM_PLANES, P), P = B * S (int64 where large; no .to(): an arg == 1 is a constexpr)
+        tl.store(saved_ptr + LSE_PLANE * plane + position, lse, mask=s_mask)  # also where ignored: exp(x - lse) <= 1
+        tl.store(saved_ptr + COEF_P_PLANE * plane + position, coef_p, mask=s_mask)
         # coef_const is written even without smoothing (zeros, unread there): the buffer an op returns is defined
         if SMOOTHING:
             coef_const = tl.where(valid, weighted_focal * (-eps / C), 0.0)
         else:
             coef_const = tl.zeros([BLOCK_S], tl.float32)
-        tl.store(saved_ptr + 2 * plane + position, coef_const, mask=s_mask)
-        tl.store(saved_ptr + 3 * plane + position, coef_target, mask=s_mask)
+        tl.store(saved_ptr + COEF_CONST_PLANE * plane + position, coef_const, mask=s_mask)
+        tl.store(saved_ptr + COEF_TARGET_PLANE * plane + position, coef_target, mask=s_mask)
 
 
 @triton.jit
@@ -197,9 +227,10 @@ def _finish_kernel(partial_ptr, total_ptr, counts_ptr, num_partials, BLOCK: tl.c
     for start in range(0, num_partials, BLOCK):
         i = start + tl.arange(0, BLOCK)
         mask = i < num_partials
-        acc_loss += tl.load(partial_ptr + 3 * i, mask=mask, other=0.0)
-        acc_valid += tl.load(partial_ptr + 3 * i + 1, mask=mask, other=0.0)
-        acc_positive += tl.load(partial_ptr + 3 * i + 2, mask=mask, other=0.0)
+        partial = partial_ptr + PARTIAL_SLOTS * i
+        acc_loss += tl.load(partial + LOSS_SLOT, mask=mask, other=0.0)
+        acc_valid += tl.load(partial + VALID_SLOT, mask=mask, other=0.0)
+        acc_positive += tl.load(partial + POSITIVE_SLOT, mask=mask, other=0.0)
     tl.store(total_ptr, tl.sum(acc_loss, 0))
     tl.store(counts_ptr, tl.sum(acc_valid, 0))
     tl.store(counts_ptr + 1, tl.sum(acc_positive, 0))
@@ -212,30 +243,22 @@ def _focal_backward_kernel(
         ignore_index,
         SMOOTHING: tl.constexpr, SCALAR_GRAD: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr,
         POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
-    pid = tl.program_id(0)
-    num_s_blocks = tl.cdiv(S, BLOCK_S)
-    b = pid // num_s_blocks
-    s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
-    s_mask = s < S
-    rows = _row_pointers(b, s, stride_b, stride_s, POSITION_CONTIGUOUS, WIDE)
-    position = b.to(tl.int64) * S + s
+    pid, b, s, s_mask, rows, position, t = _program_positions(
+        S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
     plane = P
-
-    t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
-                other=ignore_index).to(tl.int64)
     t = tl.where((t >= 0) & (t < C) & (t != ignore_index), t, -1)  # -1 matches no column
     if SCALAR_GRAD:
         upstream = tl.load(grad_loss_ptr).to(tl.float32)
     else:
         upstream = tl.load(grad_loss_ptr + b.to(tl.int64) * upstream_stride_b + s.to(tl.int64) * upstream_stride_s,
                            mask=s_mask, other=0.0).to(tl.float32)
-    lse = tl.load(saved_ptr + position, mask=s_mask, other=0.0)
-    coef_p = upstream * tl.load(saved_ptr + plane + position, mask=s_mask, other=0.0)
+    lse = tl.load(saved_ptr + LSE_PLANE * plane + position, mask=s_mask, other=0.0)
+    coef_p = upstream * tl.load(saved_ptr + COEF_P_PLANE * plane + position, mask=s_mask, other=0.0)
     if SMOOTHING:
-        coef_const = upstream * tl.load(saved_ptr + 2 * plane + position, mask=s_mask, other=0.0)
+        coef_const = upstream * tl.load(saved_ptr + COEF_CONST_PLANE * plane + position, mask=s_mask, other=0.0)
     else:
         coef_const = tl.zeros([BLOCK_S], tl.float32)
-    coef_target = upstream * tl.load(saved_ptr + 3 * plane + position, mask=s_mask, other=0.0)
+    coef_target = upstream * tl.load(saved_ptr + COEF_TARGET_PLANE * plane + position, mask=s_mask, other=0.0)
 
     for c0 in range(0, C, BLOCK_C):
         c = c0 + tl.arange(0, BLOCK_C)
@@ -268,7 +291,7 @@ def _candidate_tiles(num_classes, position_contiguous):
 
     Where the classes are contiguous, each of the tile's rows keeps a dozen float32 values live
     beside the tile, so the tiles stay at 2048-4096 elements on 8 warps, 2048 where the class
-    block loops: compiled for sm_80/sm_90 (tools/triton_aot_check.py), 8192-element tiles at
+    block loops: compiled for sm_80/sm_90 (tools/dev/triton_aot_check.py), 8192-element tiles at
     C = 81 spilled (255 registers, up to 3.6 KB of stack), and so did 2048 elements on 4 warps
     (4 bytes on sm_80) and a looping 4 x 1024 tile at C = 1204 (4 bytes on sm_80)."""
     c_pow2 = triton.next_power_of_2(num_classes)
@@ -373,11 +396,11 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
     flags = device_checks.flags(device)
     loss = partial = saved = None
     if reduce:
-        partial = torch.empty((max(launch.max_programs, 1), 3), dtype=torch.float32, device=device)
+        partial = torch.empty((max(launch.max_programs, 1), PARTIAL_SLOTS.value), dtype=torch.float32, device=device)
     else:
         loss = torch.empty(targets.shape, dtype=torch.float32, device=device)
     if with_grad:
-        saved = torch.empty((4, launch.num_b * launch.num_s), dtype=torch.float32, device=device)
+        saved = torch.empty((NUM_PLANES, launch.num_b * launch.num_s), dtype=torch.float32, device=device)
     # ``flags`` stands in for the pointers that a constexpr switches off (never dereferenced).
     programs = launch.run(
         _focal_forward_kernel,
@@ -398,7 +421,7 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
     return ForwardResult(loss, count, None if saved is None else TritonSaved(saved))
 
 
-def _backward(logits, targets, saved, grad_loss, params):
+def _backward(logits, targets, saved, grad_loss, params: BackwardParams):
     saved_tensor = saved.planes
     targets_bs = _per_position(targets, logits.dim())
     smoothing, ignore_index = params.label_smoothing != 0, params.ignore_index
@@ -426,11 +449,11 @@ class TritonSaved(NamedTuple):
 
     def pack(self, shape):
         """The buffer viewed as (4, *targets.shape) (``shape``: the targets'), for a custom op to return."""
-        return self.planes.view((4,) + tuple(shape))
+        return self.planes.view((NUM_PLANES,) + tuple(shape))
 
     @classmethod
     def unpack(cls, tensor):
-        return cls(tensor.reshape(4, -1))
+        return cls(tensor.reshape(NUM_PLANES, -1))
 
 
 class TritonBackend:
@@ -445,7 +468,7 @@ class TritonBackend:
     def forward(self, logits, targets, alpha, weight, params, reduce, with_grad) -> ForwardResult:
         return _forward(logits, targets, alpha, weight, params, reduce, with_grad)
 
-    def backward(self, logits, targets, saved: TritonSaved, grad_loss, params):
+    def backward(self, logits, targets, saved: TritonSaved, grad_loss, params: BackwardParams):
         return _backward(logits, targets, saved, grad_loss, params)
 
 

@@ -15,8 +15,9 @@ if importlib.util.find_spec("mmdet") is None:
     raise ImportError("imbalanced_losses.mmdet needs MMDetection, which is not installed: "
                       "pip install 'imbalanced-losses[mmdet]'")
 
-from ..openmmlab import BackgroundPriorInit, MMDetSoftmaxFocalLoss  # noqa: E402  (registers them)
+from ..openmmlab import BackgroundPriorInit, MMDetSoftmaxFocalLoss, OpenMMLabSoftmaxFocalLoss  # noqa: E402
 from .heads import SoftmaxRetinaHead  # noqa: E402
 from .metrics import LongTailCocoMetric  # noqa: E402
 
-__all__ = ["BackgroundPriorInit", "LongTailCocoMetric", "MMDetSoftmaxFocalLoss", "SoftmaxRetinaHead"]
+__all__ = ["BackgroundPriorInit", "LongTailCocoMetric", "MMDetSoftmaxFocalLoss", "OpenMMLabSoftmaxFocalLoss",
+           "SoftmaxRetinaHead"]

@@ -6,7 +6,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import cat_boxes, get_box_tensor
 
 from ..openmmlab.initializers import background_prior_bias
-from ..openmmlab.losses import MMDetSoftmaxFocalLoss
+from ..openmmlab.losses import OpenMMLabSoftmaxFocalLoss
 
 
 @MODELS.register_module()
@@ -31,7 +31,7 @@ class SoftmaxRetinaHead(RetinaHead):
     def __init__(self, *args, background_prior=0.01, **kwargs):
         background_prior_bias(1, background_prior, "background_prior")  # checks it is in (0, 1)
         super().__init__(*args, **kwargs)
-        if not isinstance(self.loss_cls, MMDetSoftmaxFocalLoss) or self.loss_cls.background_class != 0:
+        if not isinstance(self.loss_cls, OpenMMLabSoftmaxFocalLoss) or self.loss_cls.background_class != 0:
             background = getattr(self.loss_cls, "background_class", None)
             raise ValueError("SoftmaxRetinaHead needs loss_cls=dict(type='SoftmaxFocalLoss', background_class=0, "
                              f"...), got {type(self.loss_cls).__name__} with background_class={background}")

@@ -18,8 +18,8 @@ if importlib.util.find_spec("mmseg") is None:
     raise ImportError("imbalanced_losses.mmseg needs MMSegmentation, which is not installed: "
                       "pip install 'imbalanced-losses[mmseg]'")
 
-from ..openmmlab import MMDetSoftmaxFocalLoss, class_counts_from_label_maps  # noqa: E402  (registers the loss)
+from ..openmmlab import OpenMMLabSoftmaxFocalLoss, class_counts_from_label_maps  # noqa: E402  (registers the loss)
 from .metrics import LongTailIoUMetric  # noqa: E402
 from .visualization import ImageGtPredVisualizer  # noqa: E402
 
-__all__ = ["ImageGtPredVisualizer", "LongTailIoUMetric", "MMDetSoftmaxFocalLoss", "class_counts_from_label_maps"]
+__all__ = ["ImageGtPredVisualizer", "LongTailIoUMetric", "OpenMMLabSoftmaxFocalLoss", "class_counts_from_label_maps"]

@@ -19,7 +19,8 @@ if importlib.util.find_spec("mmengine") is None:
 
 from .initializers import BackgroundPriorInit  # noqa: E402  (after the check: a one-line error, not a traceback)
 from .label_maps import class_counts_from_label_maps  # noqa: E402
-from .losses import MMDetSoftmaxFocalLoss  # noqa: E402
+from .losses import MMDetSoftmaxFocalLoss, OpenMMLabSoftmaxFocalLoss  # noqa: E402  (the first: the old name)
 from .resumption import ExactResumeHook  # noqa: E402
 
-__all__ = ["BackgroundPriorInit", "ExactResumeHook", "MMDetSoftmaxFocalLoss", "class_counts_from_label_maps"]
+__all__ = ["BackgroundPriorInit", "ExactResumeHook", "MMDetSoftmaxFocalLoss", "OpenMMLabSoftmaxFocalLoss",
+           "class_counts_from_label_maps"]

@@ -102,31 +102,31 @@ SEG_ALPHA_SPEC_KEYS = ("type", "seg_map_dir", "num_classes", "ignore_index", "be
 def alpha_from_spec(spec, background_class):
     """Resolve ``alpha=dict(type='class_balanced', ...)`` from an OpenMMLab config.
 
-    Detection: ``ann_file`` (the training annotation file), ``beta`` (default 0.999), ``mean``
-    (default 1.0), ``background_weight`` (default ``mean``), ``classes`` (the config's class
+    Detection: ``ann_file`` (the training annotation file), ``beta`` and ``mean`` (defaults:
+    ``class_balanced_alpha``'s), ``background_weight`` (default ``mean``), ``classes`` (the config's class
     names, to keep and order the categories as the dataset does; default all), ``count``
     ('instances' (default) or 'images'). The background weight goes to ``background_class``.
 
-    Segmentation: ``seg_map_dir`` (the training label maps), ``num_classes``, ``ignore_index``
-    (default 255), ``beta``, ``mean``, ``count`` ('images' (default): maps holding the class, or
-    'pixels'), ``suffix`` (default '.png'). Every class, background included, gets its weight from
-    its own count.
+    Segmentation: ``seg_map_dir`` (the training label maps), ``num_classes``, ``ignore_index``,
+    ``count`` ('images': maps holding the class, or 'pixels') and ``suffix`` (defaults:
+    ``class_counts_from_label_maps``'s), ``beta``, ``mean``. Every class, background included, gets
+    its weight from its own count. A key left out takes the default of the function it goes to.
     """
+    weighting = {key: spec[key] for key in ("beta", "mean") if key in spec}
     if spec.get("type") == "class_balanced" and "seg_map_dir" in spec:
         unknown = sorted(set(spec) - set(SEG_ALPHA_SPEC_KEYS))
         if unknown or "num_classes" not in spec:
             raise ValueError("alpha from label maps must be dict(type='class_balanced', seg_map_dir=..., "
                              f"num_classes=..., ignore_index=..., beta=..., mean=..., count=...), got {dict(spec)!r}")
         from .label_maps import class_counts_from_label_maps
-        counts = class_counts_from_label_maps(spec["seg_map_dir"], spec["num_classes"], spec.get("count", "images"),
-                                              spec.get("ignore_index", 255), spec.get("suffix", ".png"))
-        return class_balanced_alpha(counts, beta=spec.get("beta", 0.999), mean=spec.get("mean", 1.0))
+        counting = {key: spec[key] for key in ("count", "ignore_index", "suffix") if key in spec}
+        counts = class_counts_from_label_maps(spec["seg_map_dir"], spec["num_classes"], **counting)
+        return class_balanced_alpha(counts, **weighting)
     unknown = sorted(set(spec) - set(ALPHA_SPEC_KEYS))
     if spec.get("type") != "class_balanced" or unknown or "ann_file" not in spec:
         raise ValueError("alpha as a dict must be dict(type='class_balanced', ann_file=..., beta=..., mean=..., "
                          f"background_weight=..., classes=..., count=...) or dict(type='class_balanced', "
                          f"seg_map_dir=..., num_classes=..., ...), got {dict(spec)!r}")
-    counts = class_counts(spec["ann_file"], spec.get("classes"), spec.get("count", "instances"))
-    return class_balanced_alpha(counts, beta=spec.get("beta", 0.999), mean=spec.get("mean", 1.0),
-                                background_class=background_class,
+    counts = class_counts(spec["ann_file"], **{key: spec[key] for key in ("classes", "count") if key in spec})
+    return class_balanced_alpha(counts, **weighting, background_class=background_class,
                                 background_weight=spec.get("background_weight"))

@@ -14,13 +14,15 @@ import torch
 from mmengine.model.weight_init import BaseInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
+from ..validators import is_int, is_real
+
 LAYERS = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
 
 
 def background_prior_bias(num_classes, prior, name="prior"):
     """The background logit that gives p(background) = 1 - prior over zero foreground logits
     (``name``: the argument's name in the error for a prior outside (0, 1))."""
-    if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not 0.0 < prior < 1.0:
+    if not is_real(prior) or not 0.0 < prior < 1.0:
         raise ValueError(f"{name} must be a number in (0, 1), got {prior!r}")
     return math.log(num_classes * (1.0 - prior) / prior)
 
@@ -35,10 +37,10 @@ class BackgroundPriorInit(BaseInit):
     """
 
     def __init__(self, prior=0.01, background_class=-1, std=0.01, **kwargs):
-        if isinstance(background_class, bool) or not isinstance(background_class, int):
+        if not is_int(background_class):
             raise TypeError(f"background_class must be an int, got {background_class!r}")
         background_prior_bias(1, prior)  # checks prior
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or not std >= 0:
+        if not is_real(std) or not std >= 0:
             raise ValueError(f"std must be a number >= 0, got {std!r}")
         super().__init__(**kwargs)
         self.prior, self.background_class, self.std = prior, background_class, std

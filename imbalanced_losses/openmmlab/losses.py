@@ -21,7 +21,7 @@ MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 
 
 
 @MODELS.register_module(name="SoftmaxFocalLoss")
-class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
+class OpenMMLabSoftmaxFocalLoss(SoftmaxFocalLoss):
     """``SoftmaxFocalLoss`` for OpenMMLab configs: ``loss_cls=dict(type='SoftmaxFocalLoss', ...)``.
 
     Takes every core argument as a keyword (with the core's defaults, ``LossOptions``) plus
@@ -90,3 +90,6 @@ class MMDetSoftmaxFocalLoss(SoftmaxFocalLoss):
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss
+
+
+MMDetSoftmaxFocalLoss = OpenMMLabSoftmaxFocalLoss  # its name before mmseg used it too; kept importable

@@ -1,7 +1,9 @@
 """Config, launch and checkpoint helpers for tools/train.py and tools/test.py (no installed file is patched).
 
+- ``tool_parser`` / ``parse_tool_args``: the arguments both tools share (config, ``--work-dir``,
+  ``--cfg-options``, ``--launcher``, ``--local-rank``), as mmdet's tools spell them.
 - ``load_config``: what both tools do before building the Runner, as mmdet's tools do it, plus
-  the two helpers below.
+  the two helpers below; ``build_runner``: the Runner from the config, as mmdet's tools build it.
 
 - ``setup_launcher``: ``--launcher pytorch`` without CUDA. mmengine's ``init_dist('pytorch')``
   calls ``torch.cuda.set_device`` and its default DDP wrapper passes ``device_ids=[local_rank]``;
@@ -17,7 +19,9 @@
   through the tools fails closed with a one-line error (never ``weights_only=False``), while
   training from scratch works.
 """
+import argparse
 import datetime
+import os
 import os.path as osp
 import pickle
 import zipfile
@@ -126,6 +130,36 @@ def check_checkpoint(path):
     if not isinstance(state, dict):
         raise SystemExit(f"error: cannot load checkpoint {path}: it holds a {type(state).__name__}, "
                          "not a checkpoint (a dict with 'state_dict', or a state dict)")
+
+
+def tool_parser(description, config_help):
+    """An argument parser with the arguments ``tools/train.py`` and ``tools/test.py`` share; each
+    tool adds its own (``parse_tool_args`` parses them)."""
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("config", help=config_help)
+    parser.add_argument("--work-dir", help="the dir to save logs, checkpoints and evaluation metrics")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="override config settings, key=value (e.g. train_cfg.max_epochs=2)")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="job launcher")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    return parser
+
+
+def parse_tool_args(parser):
+    """``parser``'s arguments, with ``LOCAL_RANK`` set from ``--local-rank`` where no launcher set it."""
+    args = parser.parse_args()
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    return args
+
+
+def build_runner(cfg):
+    """mmengine's Runner for ``cfg`` (a config's own ``runner_type`` where it names one)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
 
 
 def load_config(args):

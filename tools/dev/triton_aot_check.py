@@ -8,8 +8,8 @@ registers and the stack (spills) of the cubin. Each specialisation is built as t
 build it on a GPU: the same argument types, the same constexprs (a stride of 1 is a constexpr),
 16-byte-aligned pointers.
 
-    python tools/triton_aot_check.py         # every candidate tile, the fullest option set (make test runs it)
-    python tools/triton_aot_check.py --full  # ... and every option set (make triton-aot-check)
+    python tools/dev/triton_aot_check.py         # every candidate tile, the fullest option set (make test runs it)
+    python tools/dev/triton_aot_check.py --full  # ... and every option set (make triton-aot-check)
 
 It fails (exit 1) on a compile error or a spill, listing them. Run it without TRITON_INTERPRET
 (the interpreter replaces the kernels' JIT functions).

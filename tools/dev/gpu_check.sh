@@ -4,12 +4,12 @@
 #   1. the CUDA tests (tests/test_cuda.py: every backend against CPU, zero host syncs, kernel count;
 #      tests/test_cuda_graphs.py: reduce-overhead and torch.cuda.graph replays, a bad target in a
 #      replay; the compiled-step suite on CUDA) and the backend suite on CUDA tensors;
-#   2. the GPU benchmark (tools/benchmark_loss.py --device cuda, bf16 and fp32 rows);
+#   2. the GPU benchmark (tools/analysis_tools/benchmark_loss.py --device cuda, bf16 and fp32 rows);
 #   3. where mmcv's CUDA ops are built (make install builds them when torch is a CUDA build and
 #      nvcc is on PATH), a short training of the demo config on CUDA (GPU_CHECK_EPOCHS epochs of
 #      50 iterations, default 6) and its COCO evaluation.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${GPU_CHECK_DIR:-work_dirs/gpu-check}
 EPOCHS=${GPU_CHECK_EPOCHS:-6}
@@ -29,9 +29,9 @@ PYTHON
 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_cuda_graphs.py tests/test_compiled_step.py \
   tests/test_backends.py tests/test_device_checks.py \
   | tee "$OUT/tests.txt"
-"$PY" tools/benchmark_loss.py --device cuda --dtype bf16 --rounds 25 \
+"$PY" tools/analysis_tools/benchmark_loss.py --device cuda --dtype bf16 --rounds 25 \
   --shapes 1048576x81 262144x1204 8x19x512x1024 | tee "$OUT/benchmark_bf16.txt"
-"$PY" tools/benchmark_loss.py --device cuda --dtype fp32 --rounds 25 \
+"$PY" tools/analysis_tools/benchmark_loss.py --device cuda --dtype fp32 --rounds 25 \
   --shapes 1048576x81 65536x1204 8192x81 | tee "$OUT/benchmark_fp32.txt"
 if ! "$PY" -c "import torch; from mmcv.ops import nms; nms(torch.zeros(1, 4, device='cuda'), torch.zeros(1, device='cuda'), 0.5)"; then
   echo "mmcv's CUDA ops are not built: the detector check is skipped (see README, 'On a GPU machine')" \

@@ -13,8 +13,8 @@ forward+backward minus VmHWM before it (ru_maxrss would carry the parent's peak 
 CUDA it is torch.cuda.max_memory_allocated above the inputs. Also prints the bytes that
 gather_distributed communicates per call against an all-gather of the logits.
 
-    python tools/benchmark_loss.py                      # all shapes, CPU, 2 threads
-    python tools/benchmark_loss.py --device cuda --dtype bf16 --shapes 1048576x81 262144x1204
+    python tools/analysis_tools/benchmark_loss.py                      # all shapes, CPU, 2 threads
+    python tools/analysis_tools/benchmark_loss.py --device cuda --dtype bf16 --shapes 1048576x81 262144x1204
 """
 import argparse
 import importlib

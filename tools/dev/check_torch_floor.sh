@@ -4,9 +4,9 @@
 # PYTHONPATH as a new user would try it, and the core's tests (no OpenMMLab stack: mmcv would have
 # to be built against that torch). Its Triton (2.1 beside torch 2.1) is older than our kernels
 # need, so the Triton tests skip there and backend='auto' takes eager.
-#   bash tools/check_torch_floor.sh            # or: make check-torch-floor
+#   bash tools/dev/check_torch_floor.sh            # or: make check-torch-floor
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 TORCH_FLOOR=${TORCH_FLOOR:-2.1}
 VENV=${FLOOR_VENV:-.venv-torch-$TORCH_FLOOR}
 PYTHON=${PYTHON:-python3}

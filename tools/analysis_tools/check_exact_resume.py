@@ -1,7 +1,7 @@
 """Check that a training run killed with SIGKILL after its first checkpoint and resumed with
 ``--resume`` ends with the same weights and optimizer state as a run that was never interrupted.
 
-    python tools/check_exact_resume.py CONFIG --work-dir DIR [--nproc N] [--cfg-options k=v ...]
+    python tools/analysis_tools/check_exact_resume.py CONFIG --work-dir DIR [--nproc N] [--cfg-options k=v ...]
 
 Trains CONFIG twice with ``tools/train.py`` (or ``tools/dist_train.sh`` with ``--nproc N``):
 ``DIR/uninterrupted`` to the end, and ``DIR/resumed``, whose rank 0 kills its own process group
@@ -26,7 +26,7 @@ from mmengine.config import Config, DictAction
 
 from imbalanced_losses.openmmlab.runtime import check_checkpoint
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 KILL_HOOK = textwrap.dedent('''
     """Rank 0 kills its own process group (itself and its loader workers) with SIGKILL once the

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXTRAS = {"mmdet", "mmseg", "study", "all", "test", "docs"}
 STANDIN = os.path.join(ROOT, "requirements", "standin-user-stack.txt")
 

@@ -1,5 +1,5 @@
-"""The segmentation profile of the bundled shapes data (``generate_shapes_dataset.py --profile
-segmentation``): images and PNG label maps in mmseg's ``BaseSegDataset`` layout.
+"""The segmentation profile of the bundled shapes data (``tools/generate_shapes_dataset.py
+--profile segmentation``): images and PNG label maps in mmseg's ``BaseSegDataset`` layout.
 
 13 classes: 0 is the background ("stuff": the tinted, cluttered background), 1-12 are shapes
 ({solid, hollow} x {red, blue} x {circle, square, triangle}), in frequency-rank order. Train holds
@@ -20,8 +20,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from generate_shapes_dataset import IMAGE_SIZE, draw_background, draw_object, pack_into_images
 from imbalanced_losses.frequency_groups import frequency_group
+
+from .drawing import IMAGE_SIZE, draw_background, draw_object, pack_into_images
 
 SEG_SHAPES = tuple(f"{fill}_{colour}_{shape}" for fill, colour, shape in (
     ("solid", "red", "circle"), ("solid", "blue", "square"), ("hollow", "red", "triangle"),  # frequent

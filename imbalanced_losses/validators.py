@@ -1,0 +1,34 @@
+"""Checks of user-given values, shared by the options, class balance and the OpenMMLab
+initializers: a bool is never a number here (``True`` is an ``int`` to Python, not a gamma)."""
+import numbers
+
+
+def is_int(value):
+    """An integer that is not a bool (numpy and torch integer scalars included)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral)
+
+
+def is_real(value):
+    """A real number that is not a bool (ints, floats, numpy and torch scalars)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real)
+
+
+def check_int(name, value):
+    """``value`` as an int; ``TypeError`` naming ``name`` otherwise."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def check_real(name, value, expected):
+    """``value`` as a float; ``TypeError`` naming ``name`` and saying what was ``expected`` otherwise."""
+    if not is_real(value):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def check_flag(name, value, allow_none=False):
+    """``value`` if it is True or False (or None with ``allow_none``); ``TypeError`` naming ``name`` otherwise."""
+    if not (isinstance(value, bool) or (allow_none and value is None)):
+        raise TypeError(f"{name} must be {'None, ' if allow_none else ''}True or False, got {value!r}")
+    return value
