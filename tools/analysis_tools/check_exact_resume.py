@@ -69,10 +69,9 @@ HOOK_KEYS = ("custom_hooks", "custom_imports")  # set by the wrapper config of t
 def split_options(cfg_options):
     """(the ``key=value`` strings for the killed run, which leave the hook keys to its wrapper
     config; the parsed values of all of them, as ``--cfg-options`` parses them)."""
-    parsed = {}
-    for item in cfg_options:
-        key, value = item.split("=", 1)
-        parsed[key] = DictAction._parse_iterable(value)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    parsed = parser.parse_args(["--cfg-options", *cfg_options]).cfg_options if cfg_options else {}
     kept = [item for item in cfg_options if item.split("=", 1)[0].split(".")[0] not in HOOK_KEYS]
     return kept, parsed
 
