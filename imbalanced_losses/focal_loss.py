@@ -107,8 +107,7 @@ def _reduce(loss, counts, options, communicator):
     if reduction == "none":
         result = loss
     else:
-        counts = Counts.of(counts)
-        count = None if reduction == "sum" else counts.valid if reduction == "mean" else counts.positive
+        count = None if reduction == "sum" else counts[Counts.VALID if reduction == "mean" else Counts.POSITIVE]
         if distributed.should_gather(options.gather_distributed, communicator):
             result = distributed.global_reduce(loss, count, communicator)
         else:

@@ -21,15 +21,12 @@ class FocalParams(NamedTuple):
         return BackwardParams(self.label_smoothing, self.ignore_index)
 
 
-class Counts(NamedTuple):
-    """The two denominators of a reduced loss: valid positions, and valid positions whose target
-    is not the background class. Backends return them as one (2,) tensor in this order."""
-    valid: Tensor
-    positive: Tensor
-
-    @classmethod
-    def of(cls, tensor):
-        return cls(*tensor.unbind(0))
+class Counts:
+    """The two denominators of a reduced loss, as backends return them: one (2,) tensor holding
+    the valid positions at ``VALID`` and the valid positions not of the background class at
+    ``POSITIVE``."""
+    VALID = 0
+    POSITIVE = 1
 
 
 class ForwardResult(NamedTuple):

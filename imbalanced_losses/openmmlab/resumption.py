@@ -24,7 +24,7 @@ the number of processes (the sampler splits the data by rank) or of ``num_worker
 A config adds it with ``custom_hooks = [dict(type='ExactResumeHook')]`` (registered in mmengine's
 root ``HOOKS``, found by mmdet and mmseg); ``docs/guides/tools.md`` ("Resuming") says what is exact.
 """
-import random
+import warnings
 from functools import partial
 
 import numpy as np
@@ -34,7 +34,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
-from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner import IterBasedTrainLoop, set_random_seed
 
 # Which stream a derived seed is for: the same (seed, n) gives unrelated seeds for each.
 EPOCH_STREAM, DATA_STREAM, ITERATION_STREAM = 0, 1, 2
@@ -45,19 +45,10 @@ def derived_seed(seed, stream, position, rank=0):
     return int(np.random.SeedSequence([seed, stream, position, rank]).generate_state(1)[0])
 
 
-def seed_main_process(seed):
-    """What mmengine's ``set_random_seed`` seeds, without touching the deterministic flags
-    (``torch.manual_seed`` seeds every CUDA device as well)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def keep_torch_worker_seeds(worker_id, disable_subprocess_warning=False):
     """A loader ``worker_init_fn`` that keeps the seeds torch gave the worker (``random``, ``numpy``
     and ``torch`` from the loader's generator and the worker id)."""
     if disable_subprocess_warning and worker_id != 0:
-        import warnings
         warnings.simplefilter("ignore")
 
 
@@ -93,8 +84,8 @@ class ExactResumeHook(Hook):
         loader.generator = self.data_generator  # its draws become the workers' base seeds
 
     def before_train_epoch(self, runner):
-        seed_main_process(derived_seed(runner.seed, EPOCH_STREAM, runner.epoch))
+        set_random_seed(derived_seed(runner.seed, EPOCH_STREAM, runner.epoch))  # leaves the deterministic flags
         self.data_generator.manual_seed(derived_seed(runner.seed, DATA_STREAM, runner.epoch, get_rank()))
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        seed_main_process(derived_seed(runner.seed, ITERATION_STREAM, runner.iter))
+        set_random_seed(derived_seed(runner.seed, ITERATION_STREAM, runner.iter))

@@ -113,50 +113,39 @@ def final_checkpoint(work_dir):
     return path, torch.load(path, map_location="cpu", weights_only=True)
 
 
-def tensors(value, prefix=""):
-    """Every tensor in a nested checkpoint entry, by a dotted path."""
-    if isinstance(value, torch.Tensor):
-        yield prefix, value
-    elif isinstance(value, dict):
+def leaves(value, prefix=""):
+    """Every leaf of a nested checkpoint entry (tensors, numbers, strings), by a dotted path."""
+    if isinstance(value, dict):
         for key, item in value.items():
-            yield from tensors(item, f"{prefix}.{key}" if prefix else str(key))
+            yield from leaves(item, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from tensors(item, f"{prefix}.{index}")
+            yield from leaves(item, f"{prefix}.{index}")
+    else:
+        yield prefix, value
 
 
 def compare(uninterrupted, resumed):
-    """(name, largest absolute difference) of every tensor that differs, the number compared, and
-    the non-tensor differences (step counters, learning rates, positions)."""
+    """(name, largest absolute difference) of every tensor that differs, the number of tensors
+    compared, and the other differences (names, step counters, learning rates, positions)."""
     differing, compared, other = [], 0, []
-    for key in ("state_dict", "optimizer", "param_schedulers"):
-        left, right = dict(tensors(uninterrupted.get(key))), dict(tensors(resumed.get(key)))
-        if left.keys() != right.keys():
-            other.append(f"{key}: tensor names differ ({sorted(left.keys() ^ right.keys())[:5]} ...)")
+    for key in ("state_dict", "optimizer", "param_schedulers", "meta"):
+        left, right = dict(leaves(uninterrupted.get(key))), dict(leaves(resumed.get(key)))
+        if left.keys() != right.keys() and key != "meta":  # meta also holds the run's time and paths
+            other.append(f"{key}: entries differ ({sorted(left.keys() ^ right.keys())[:5]} ...)")
         for name in sorted(left.keys() & right.keys()):
-            compared += 1
             a, b = left[name], right[name]
-            if a.shape != b.shape or a.dtype != b.dtype:
-                differing.append((f"{key}.{name}", float("inf")))
-            elif not torch.equal(a, b):
-                diff = (a.double() - b.double()).abs().max().item() if a.numel() else 0.0
-                differing.append((f"{key}.{name}", diff))
-        if _without_tensors(uninterrupted.get(key)) != _without_tensors(resumed.get(key)):
-            other.append(f"{key}: non-tensor entries differ")
-    for name in ("epoch", "iter"):
-        if uninterrupted["meta"].get(name) != resumed["meta"].get(name):
-            other.append(f"meta.{name}: {uninterrupted['meta'].get(name)} != {resumed['meta'].get(name)}")
+            if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+                compared += 1
+                if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape \
+                        or a.dtype != b.dtype:
+                    differing.append((f"{key}.{name}", float("inf")))
+                elif not torch.equal(a, b):
+                    largest = (a.double() - b.double()).abs().max().item() if a.numel() else 0.0
+                    differing.append((f"{key}.{name}", largest))
+            elif (key != "meta" or name in ("epoch", "iter")) and a != b:
+                other.append(f"{key}.{name}: {a!r} != {b!r}")
     return sorted(differing, key=lambda item: -item[1]), compared, other
-
-
-def _without_tensors(value):
-    if isinstance(value, torch.Tensor):
-        return "<tensor>"
-    if isinstance(value, dict):
-        return {key: _without_tensors(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_tensors(item) for item in value]
-    return value
 
 
 def main():
