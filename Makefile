@@ -57,8 +57,8 @@ test: $(STAMP) lint
 # Triton's interpreter computes with numpy, which the capability does not steer: its fuzz cases
 # are left out (its DDP and autotune comparisons stay in).
 CAPABILITIES ?= default avx2
-CAPABILITY_TESTS := tests/test_focal_loss.py tests/test_backends.py tests/test_compile_backend.py \
-	tests/test_distributed.py tests/test_two_stage.py tests/test_mmdet_integration.py
+CAPABILITY_TESTS := tests/core/test_focal_loss.py tests/kernels/test_backends.py tests/kernels/test_compile_backend.py \
+	tests/core/test_distributed.py tests/openmmlab/test_two_stage.py tests/openmmlab/test_mmdet_integration.py
 test-cpu-capabilities: $(STAMP)
 	@for capability in $(CAPABILITIES); do \
 	  cache=$$(mktemp -d); echo "ATEN_CPU_CAPABILITY=$$capability"; \
@@ -75,7 +75,7 @@ $(LINT_VENV)/.installed: requirements/lint.txt
 	touch $@
 
 lint: $(LINT_VENV)/.installed
-	$(LINT_VENV)/bin/ruff check imbalanced_losses tools tests
+	$(LINT_VENV)/bin/ruff check imbalanced_losses tools tests projects
 
 # The wheel as pip users get it (tools/dev/wheel_check.py), in a fresh venv that sees only torch (and
 # numpy): those of a torch-only venv (the versions of the constraints file), made once.
@@ -111,7 +111,7 @@ check-torch-floor:
 	bash tools/dev/check_torch_floor.sh
 
 # Every layout x dtype x option set x candidate tile compiled for sm_80 and sm_90 without a GPU
-# (make test runs the candidate tiles with the fullest option set: tests/test_triton_aot.py).
+# (make test runs the candidate tiles with the fullest option set: tests/kernels/test_triton_aot.py).
 triton-aot-check: $(STAMP)
 	$(PY) tools/dev/triton_aot_check.py --full
 

@@ -1,6 +1,6 @@
 """The loss's options: one frozen object, checked when it is built. The public signatures (the
 functional form, the module, the OpenMMLab adapter) write these defaults as literals, so that
-editors and the API reference show the values; tests/test_options.py keeps them equal."""
+editors and the API reference show the values; tests/core/test_options.py keeps them equal."""
 import dataclasses
 from typing import Optional
 
@@ -26,6 +26,8 @@ class LossOptions:
         gather_distributed (bool | None): global statistics across torch.distributed ranks.
         backend (str): 'auto' | 'eager' | 'compile' | 'triton'.
         sync_checks (bool): check target values before computing on CUDA too (a host sync).
+        seesaw_p (float): Seesaw's mitigation exponent >= 0 (0: off; needs class counts).
+        seesaw_q (float): Seesaw's compensation exponent >= 0 (0: off).
     """
     gamma: float = 2.0
     reduction: str = "mean"
@@ -35,6 +37,8 @@ class LossOptions:
     gather_distributed: Optional[bool] = None
     backend: str = "auto"
     sync_checks: bool = False
+    seesaw_p: float = 0.0
+    seesaw_q: float = 0.0
 
     def __post_init__(self):
         gamma = check_real("gamma", self.gamma, "a real number >= 0")
@@ -48,7 +52,12 @@ class LossOptions:
         check_flag("gather_distributed", self.gather_distributed, allow_none=True)
         check_flag("sync_checks", self.sync_checks)
         kernels.check_name(self.backend)
-        normalised = dict(gamma=gamma, label_smoothing=smoothing,
+        seesaw = {}
+        for name in ("seesaw_p", "seesaw_q"):
+            seesaw[name] = check_real(name, getattr(self, name), "a finite real number >= 0")
+            if not 0 <= seesaw[name] < float("inf"):
+                raise ValueError(f"{name} must be a finite real number >= 0, got {getattr(self, name)!r}")
+        normalised = dict(gamma=gamma, label_smoothing=smoothing, **seesaw,
                           ignore_index=check_int("ignore_index", self.ignore_index),
                           background_class=check_int("background_class", self.background_class))
         for name, value in normalised.items():  # frozen: the checked, plain-typed values
@@ -69,6 +78,11 @@ class LossOptions:
     def replace(self, **changes):
         """A copy with ``changes``, checked again."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def seesaw(self):
+        """Whether Seesaw's factors are on (either exponent > 0)."""
+        return self.seesaw_p > 0 or self.seesaw_q > 0
 
     def kernel_params(self):
         """What every backend receives."""

@@ -1,12 +1,28 @@
-"""Shared test helpers: random cases of every option and the check against the float64 reference."""
+"""Shared test helpers: the backends and reductions every area parametrizes over, random cases of
+every option and the check against the float64 reference."""
 import random
 
+import pytest
 import torch
 
 from imbalanced_losses import softmax_focal_loss
+from imbalanced_losses.kernels import BACKENDS as ALL_BACKENDS  # 'auto' and every named backend
+from imbalanced_losses.options import REDUCTIONS
 from reference import reference_focal_loss
 
-REDUCTIONS = ["none", "sum", "mean", "mean_positive"]
+SCALAR_REDUCTIONS = tuple(r for r in REDUCTIONS if r != "none")
+NAMED_BACKENDS = tuple(b for b in ALL_BACKENDS if b != "auto")
+# Triton runs on a GPU where there is one, else in its interpreter on CPU tensors (conftest.py).
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+try:
+    from imbalanced_losses.kernels import triton_focal
+    TRITON_SKIP = "; ".join(triton_focal.not_supported_reasons(torch.empty(1, 2, device=TRITON_DEVICE))) or None
+except Exception:  # noqa: BLE001 - Triton is a test requirement; without it (or broken) its tests skip
+    triton_focal, TRITON_SKIP = None, "triton is not installed"
+needs_triton = pytest.mark.skipif(TRITON_SKIP is not None, reason=str(TRITON_SKIP))
+# Every named backend, Triton skipped (with its reason) where it cannot run; the device each runs on.
+BACKENDS = [pytest.param(b, marks=needs_triton) if b == "triton" else b for b in NAMED_BACKENDS]
+DEVICE = {b: TRITON_DEVICE if b == "triton" else "cpu" for b in NAMED_BACKENDS}
 
 
 def random_case(seed):
@@ -30,9 +46,6 @@ def random_case(seed):
         options["weight"] = torch.rand(targets.shape, generator=gen) * 2
     return logits, targets, options
 
-
-# Where backend='triton' runs in the tests: a GPU, or Triton's interpreter on CPU (conftest.py).
-TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def check_against_reference(logits, targets, reduction, options, rtol, atol, backend="eager", device="cpu"):

@@ -1,4 +1,4 @@
-"""Runs inside each spawned rank of tests/test_distributed.py (gloo, CPU)."""
+"""Runs inside each spawned rank of tests/core/test_distributed.py (gloo, CPU)."""
 import datetime
 import os
 
@@ -7,6 +7,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from cases import SCALAR_REDUCTIONS
 from imbalanced_losses import SoftmaxFocalLoss
 
 try:  # the OpenMMLab path: the registered loss, communicating through mmengine.dist
@@ -25,7 +26,6 @@ METHODS = (["ours", "compiled"] + TRITON + ["gather_logits", "local"]
 
 NUM_FEATURES, NUM_CLASSES = 5, 4
 LOSS_OPTIONS = dict(gamma=1.5, alpha=[0.75, 0.25, 0.5, 1.0], label_smoothing=0.1, background_class=0)
-REDUCTIONS = ["mean", "sum", "mean_positive"]
 
 # Per case, per rank: (batch shape, how targets are drawn). Spatial sizes may differ across ranks.
 CASES = {
@@ -79,13 +79,13 @@ def gather_logits_loss(logits, targets, reduction):
 
 
 def main(rank, world_size, port, out_dir):
-    loss_fns = {r: SoftmaxFocalLoss(reduction=r, **LOSS_OPTIONS) for r in REDUCTIONS}  # before init: None
+    loss_fns = {r: SoftmaxFocalLoss(reduction=r, **LOSS_OPTIONS) for r in SCALAR_REDUCTIONS}  # before init: None
     loss_fns["none"] = SoftmaxFocalLoss(reduction="none", **LOSS_OPTIONS)
     backend_fns = {(backend, r): SoftmaxFocalLoss(reduction=r, backend=backend, **LOSS_OPTIONS)
-                   for r in REDUCTIONS for backend in ["compile"] + TRITON}
+                   for r in SCALAR_REDUCTIONS for backend in ["compile"] + TRITON}
     if MMENGINE_MODELS is not None:
         mm_loss_fns = {r: MMENGINE_MODELS.build(dict(type="SoftmaxFocalLoss", reduction=r, **LOSS_OPTIONS))
-                       for r in REDUCTIONS}
+                       for r in SCALAR_REDUCTIONS}
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
                             timeout=datetime.timedelta(seconds=60))
     calls = []
@@ -98,7 +98,7 @@ def main(rank, world_size, port, out_dir):
     results = {}
     for case in CASES:
         features, targets = rank_inputs(case, rank)
-        for reduction in REDUCTIONS:
+        for reduction in SCALAR_REDUCTIONS:
             for method in METHODS:
                 model = DistributedDataParallel(make_model())
                 logits = logits_of(model, features)

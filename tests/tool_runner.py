@@ -3,7 +3,8 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paths import ROOT
+
 CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_softmax-focal_30e_shapes.py")
 TIMEOUT_S = 300
 

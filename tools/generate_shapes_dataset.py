@@ -7,7 +7,7 @@ noisy tinted background with line and blob clutter. Class frequencies in train f
 Zipf-like law (most frequent : rarest about 45 : 1); val is class-balanced, as in ImageNet-LT,
 so that every class's AP rests on enough instances (mAP averages over classes either way).
 
-Profile ``longtail`` (the long-tail study, ``tools/run_study.py``): 16 confusable classes
+Profile ``longtail`` (the long-tail study, ``projects/longtail_study/run_study.py``): 16 confusable classes
 ({red, blue} x {circle, square, triangle, cross} x {solid, hollow}), 12-48 px objects. Train has
 fixed instance counts from 1000 down to 3 (333 : 1), which gives LVIS-like groups by the number
 of training images holding a class: 6 frequent (> 100), 6 common (11-100), 4 rare (1-10); every

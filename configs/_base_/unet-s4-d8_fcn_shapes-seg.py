@@ -2,7 +2,8 @@
 # --profile segmentation): a small UNet (4 stages, 16 base channels, from scratch) with mmseg's
 # FCNHead at full resolution and an auxiliary FCNHead at 1/2, 4000 iterations of AdamW at batch 8 on
 # 64 x 64 random crops. Frozen for the segmentation study (issue 23): calibrated on CE only, see
-# docs/study/segmentation_calibration.md; changing it means re-running every variant.
+# projects/longtail_study/results/segmentation_calibration.md; changing it means re-running every
+# variant.
 # The losses are set by the configs that inherit this one (mmseg's CrossEntropyLoss here).
 _base_ = 'mmseg::_base_/default_runtime.py'
 
@@ -113,7 +114,8 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=ma
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # A run killed and resumed with --resume ends with the weights of an uninterrupted one (the study
-# runs without it, keeping the random streams the recipe was frozen with: tools/run_study.py).
+# runs without it, keeping the random streams the recipe was frozen with:
+# projects/longtail_study/run_study.py).
 custom_hooks = [dict(type='ExactResumeHook')]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

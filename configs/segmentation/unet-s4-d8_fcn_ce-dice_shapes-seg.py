@@ -1,7 +1,7 @@
 # mmseg's own imbalance option: CrossEntropyLoss plus a softmax DiceLoss in both heads (as in mmseg's
 # configs that add Dice). CrossEntropyLoss(class_weight=...) is not usable here: in mmseg 1.2.2 it
 # raises IndexError on ignore labels (255) when computing its average factor
-# (tests/test_segmentation.py documents it).
+# (tests/openmmlab/test_segmentation.py documents it).
 _base_ = '../_base_/unet-s4-d8_fcn_shapes-seg.py'
 
 model = dict(

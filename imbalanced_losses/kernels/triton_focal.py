@@ -135,7 +135,7 @@ def _program_positions(S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr,
 
 
 @triton.jit
-def _focal_forward_kernel(
+def focal_forward_kernel(
         logits_ptr, targets_ptr, alpha_ptr, weight_ptr, loss_ptr, partial_ptr, saved_ptr, flags_ptr,
         S, C, P, stride_b, stride_s, stride_c, stride_tb, stride_ts,
         gamma, eps, ignore_index, background_class,
@@ -237,7 +237,7 @@ def _finish_kernel(partial_ptr, total_ptr, counts_ptr, num_partials, BLOCK: tl.c
 
 
 @triton.jit
-def _focal_backward_kernel(
+def focal_backward_kernel(
         logits_ptr, grad_ptr, targets_ptr, saved_ptr, grad_loss_ptr,
         S, C, P, stride_b, stride_s, stride_c, stride_tb, stride_ts, upstream_stride_b, upstream_stride_s,
         ignore_index,
@@ -285,7 +285,7 @@ def _tiles(num_classes, position_contiguous):
 
 
 @functools.lru_cache(maxsize=None)
-def _candidate_tiles(num_classes, position_contiguous):
+def candidate_tiles(num_classes, position_contiguous):
     """The tiles autotuning tries on CUDA (the default among them): a few tile sizes and warp
     counts, and for long rows a class block that loops as well as one that holds the row.
 
@@ -347,7 +347,7 @@ class _Launch:
         _, stride_c, stride_s = view.stride()
         self.class_contiguous = stride_c == 1 or self.num_classes == 1
         self.position_contiguous = not self.class_contiguous and (stride_s == 1 or self.num_s == 1)
-        self.tiles = _candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else (
+        self.tiles = candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else (
             _tiles(self.num_classes, self.position_contiguous),)
         # int32 offsets unless the elements the view can address reach 2**31 (strides and tiles included)
         span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
@@ -403,7 +403,7 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
         saved = torch.empty((NUM_PLANES, launch.num_b * launch.num_s), dtype=torch.float32, device=device)
     # ``flags`` stands in for the pointers that a constexpr switches off (never dereferenced).
     programs = launch.run(
-        _focal_forward_kernel,
+        focal_forward_kernel,
         (view, targets_bs, flags if alpha is None else alpha, flags if weight is None else weight,
          flags if loss is None else loss, flags if partial is None else partial, flags if saved is None else saved,
          flags),
@@ -435,7 +435,7 @@ def _backward(logits, targets, saved, grad_loss, params: BackwardParams):
     scalar = grad_loss.dim() == 0
     upstream = grad_loss if scalar else _per_position(grad_loss, logits.dim())
     launch.run(
-        _focal_backward_kernel, (view, _as_bcs(grad), targets_bs, saved_tensor, upstream),
+        focal_backward_kernel, (view, _as_bcs(grad), targets_bs, saved_tensor, upstream),
         (targets_bs.stride(0), targets_bs.stride(1), 0 if scalar else upstream.stride(0),
          0 if scalar else upstream.stride(1), int(ignore_index)),
         SMOOTHING=smoothing, SCALAR_GRAD=scalar)

@@ -130,3 +130,36 @@ def alpha_from_spec(spec, background_class):
     counts = class_counts(spec["ann_file"], **{key: spec[key] for key in ("classes", "count") if key in spec})
     return class_balanced_alpha(counts, **weighting, background_class=background_class,
                                 background_weight=spec.get("background_weight"))
+
+
+COUNTS_SPEC_KEYS = ("type", "ann_file", "classes", "count", "tau")
+SEG_COUNTS_SPEC_KEYS = ("type", "seg_map_dir", "num_classes", "ignore_index", "count", "suffix", "tau")
+
+
+def counts_from_spec(spec, background_class, name):
+    """Per-class training counts for the loss's C columns from an OpenMMLab config:
+    ``dict(ann_file=..., classes=..., count='instances')`` (the K classes of a COCO-format file,
+    with a 0 inserted at ``background_class`` unless it is None) or
+    ``dict(seg_map_dir=..., num_classes=..., ignore_index=..., count='pixels', suffix=...)`` (every
+    class of the label maps). ``name`` (the config key) and ``type`` name the form in errors;
+    returns (counts, whether they hold a background placeholder)."""
+    if "seg_map_dir" in spec:
+        unknown = sorted(set(spec) - set(SEG_COUNTS_SPEC_KEYS))
+        if unknown or "num_classes" not in spec:
+            raise ValueError(f"{name} from label maps must be dict(type=..., seg_map_dir=..., num_classes=..., "
+                             f"ignore_index=..., count=..., suffix=...), got {dict(spec)!r}")
+        from .label_maps import class_counts_from_label_maps
+        counting = {key: spec[key] for key in ("ignore_index", "suffix") if key in spec}
+        return class_counts_from_label_maps(spec["seg_map_dir"], spec["num_classes"],
+                                            count=spec.get("count", "pixels"), **counting), False
+    unknown = sorted(set(spec) - set(COUNTS_SPEC_KEYS))
+    if unknown or "ann_file" not in spec:
+        raise ValueError(f"{name} as a dict must be dict(type=..., ann_file=..., classes=..., count=...) or "
+                         f"dict(type=..., seg_map_dir=..., num_classes=..., ...), got {dict(spec)!r}")
+    counts = class_counts(spec["ann_file"], **{key: spec[key] for key in ("classes", "count") if key in spec})
+    if background_class is None:
+        return counts, False
+    if not 0 <= background_class <= len(counts):
+        raise ValueError(f"background_class={background_class} must be in [0, {len(counts)}] to place the "
+                         f"background among the {len(counts)} classes of {spec['ann_file']}")
+    return counts[:background_class] + [0] + counts[background_class:], True

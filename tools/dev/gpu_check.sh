@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make gpu-check`: one command that checks a CUDA machine's setup, writing its reports to
 # $GPU_CHECK_DIR (default work_dirs/gpu-check):
-#   1. the CUDA tests (tests/test_cuda.py: every backend against CPU, zero host syncs, kernel count;
-#      tests/test_cuda_graphs.py: reduce-overhead and torch.cuda.graph replays, a bad target in a
+#   1. the CUDA tests (tests/kernels/test_cuda.py: every backend against CPU, zero host syncs, kernel count;
+#      tests/kernels/test_cuda_graphs.py: reduce-overhead and torch.cuda.graph replays, a bad target in a
 #      replay; the compiled-step suite on CUDA) and the backend suite on CUDA tensors;
 #   2. the GPU benchmark (tools/analysis_tools/benchmark_loss.py --device cuda, bf16 and fp32 rows);
 #   3. where mmcv's CUDA ops are built (make install builds them when torch is a CUDA build and
@@ -26,8 +26,8 @@ except ImportError:
     line += ", no Triton (backend='auto' uses eager)"
 print(line)
 PYTHON
-"$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_cuda_graphs.py tests/test_compiled_step.py \
-  tests/test_backends.py tests/test_device_checks.py \
+"$PY" -m pytest -q -p no:cacheprovider tests/kernels/test_cuda.py tests/kernels/test_cuda_graphs.py tests/core/test_compiled_step.py \
+  tests/kernels/test_backends.py tests/core/test_device_checks.py \
   | tee "$OUT/tests.txt"
 "$PY" tools/analysis_tools/benchmark_loss.py --device cuda --dtype bf16 --rounds 25 \
   --shapes 1048576x81 262144x1204 8x19x512x1024 | tee "$OUT/benchmark_bf16.txt"

@@ -56,7 +56,7 @@ CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia",
 def pointer_types(kernel_name, dtype, options):
     """The element type of each pointer argument, as the launches in triton_focal pass them."""
     flags = "*i64"  # device_checks' flags stand in for a pointer that a constexpr switches off
-    if kernel_name == "_focal_forward_kernel":
+    if kernel_name == "focal_forward_kernel":
         return dict(logits_ptr=f"*{dtype}", targets_ptr="*i64",
                     alpha_ptr="*fp32" if options["HAS_ALPHA"] else flags,
                     weight_ptr="*fp32" if options["HAS_WEIGHT"] else flags,
@@ -94,11 +94,11 @@ def source(kernel, dtype, num_classes, position_contiguous, options, block_s, bl
 
 
 def specialisations(full):
-    kernels = ((triton_focal._focal_forward_kernel, FORWARD_OPTIONS),
-               (triton_focal._focal_backward_kernel, BACKWARD_OPTIONS))
+    kernels = ((triton_focal.focal_forward_kernel, FORWARD_OPTIONS),
+               (triton_focal.focal_backward_kernel, BACKWARD_OPTIONS))
     for (layout, num_classes, position_contiguous), dtype, (kernel, option_sets) in itertools.product(
             LAYOUTS, DTYPES, kernels):
-        tiles = triton_focal._candidate_tiles(num_classes, position_contiguous)  # the default among them
+        tiles = triton_focal.candidate_tiles(num_classes, position_contiguous)  # the default among them
         if not full:  # every tile autotuning can pick, with the option set that keeps the most values live
             option_sets = option_sets[:1]
         for options, (block_s, block_c, num_warps) in itertools.product(option_sets, tiles):

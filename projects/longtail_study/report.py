@@ -1,0 +1,294 @@
+"""The long-tail study's report: tables, plots and docs/study.md from the per-run JSON records
+that ``run_study.py`` saves in ``results/`` (``--plots-only`` calls only this). Each family
+(``variants.py``) gets its section: a table of its metrics (mean +- std over seeds), differences to
+its baseline, per-class AP or IoU against training frequency, group means, loss curves and
+iteration times, then its calibration log and hand-written conclusion from ``results/``.
+Deterministic: the same records give the same bytes.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+
+from tasks import GROUP_BOUNDS
+from variants import FAMILIES, VARIANTS
+
+COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+           "tab:olive", "tab:cyan")
+PLOTS = "study"  # the plots' folder beside study.md, as the page links them
+
+
+def machine():
+    return dict(processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                python=platform.python_version())
+
+
+def mean_std(values):
+    values = [v for v in values if v == v]  # drop NaN
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def mean_of(runs, metric):
+    return mean_std([r["metrics"][metric] for r in runs])[0]
+
+
+def load_runs(runs_dir):
+    runs = {}
+    for path in sorted(glob.glob(osp.join(runs_dir, "*.json"))):
+        record = json.load(open(path))
+        runs.setdefault(record["variant"], []).append(record)
+    return runs
+
+
+def report(results_dir, docs_dir):
+    """Write the plots of every family with runs (``docs_dir/study/``) and ``docs_dir/study.md``
+    from the records in ``results_dir``; False if there are none."""
+    runs = load_runs(osp.join(results_dir, "runs"))
+    plots_dir = osp.join(docs_dir, PLOTS)
+    os.makedirs(plots_dir, exist_ok=True)
+    sections, setups = [], []
+    for family, spec in FAMILIES.items():
+        variants = [v for v in VARIANTS if v in runs and VARIANTS[v].family == family]
+        if variants:
+            classes = runs[variants[0]][0]["classes"]  # the family's data, the same for all its runs
+            setups.append(spec.task.page_setup(classes))
+            ratios = plot_family(plots_dir, results_dir, spec, runs, classes, variants)
+            sections.append(family_markdown(results_dir, spec, runs, classes, variants, ratios))
+        elif calibration_markdown(results_dir, spec):  # calibrating: the log before any comparison ran
+            sections.append([spec.title, "", "No comparison has run yet: the recipe is being calibrated on CE "
+                             "first.", ""] + calibration_markdown(results_dir, spec))
+    if sections:
+        write_markdown(docs_dir, [s for s in dict.fromkeys(setups) if s], sections)
+    return bool(sections)
+
+
+def plot_family(plots_dir, results_dir, spec, runs, classes, variants):
+    """The family's four plots (``<prefix>per_class_ap.png`` ...); returns its time ratios."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = dict(zip(variants, COLOURS))
+    names = sorted(classes, key=lambda n: -classes[n]["images"])
+    task = spec.task
+    per_class, measure = task.per_class_key, task.per_class_measure
+    metric = measure.split()[0]  # AP or IoU
+    path = lambda name: osp.join(plots_dir, spec.prefix + name)  # noqa: E731
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for offset, variant in enumerate(variants):
+        per_seed = [[r[per_class][n] for n in names] for r in runs[variant]]
+        means = [mean_std(values)[0] for values in zip(*per_seed)]
+        spread = [mean_std(values)[1] for values in zip(*per_seed)]
+        x = [classes[n]["images"] * 1.06 ** (offset - (len(variants) - 1) / 2) for n in names]  # dodge the markers
+        ax.errorbar(x, means, yerr=spread, fmt="o", ms=4, capsize=2, color=colours[variant],
+                    label=VARIANTS[variant].label)
+    for bound in GROUP_BOUNDS:
+        ax.axvline(bound, color="black", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images containing the class (log); dotted: rare | common | frequent")
+    ax.set_ylabel(f"{measure} (mean +- std over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path(f"per_class_{metric.lower()}.png"), dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(1, len(variants))
+    for i, variant in enumerate(variants):
+        stats = [mean_std([r["metrics"][m] for r in runs[variant]]) for m in task.groups]
+        ax.bar([k + i * width for k in range(4)], [s[0] for s in stats], width, yerr=[s[1] for s in stats],
+               capsize=3, color=colours[variant], label=VARIANTS[variant].label)
+    ax.set_xticks([k + width * (len(variants) - 1) / 2 for k in range(4)], list(task.groups))
+    ax.set_ylabel(f"{measure} (mean +- std over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path(f"group_{metric.lower()}.png"), dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    (first_key, first_title), (second_key, second_title) = task.loss_curves
+    for variant in variants:
+        for ax, key in zip(axes, (first_key, second_key)):
+            curves = [[(p["iter"], p[key]) for p in r["loss_curve"] if p.get(key) is not None] for r in runs[variant]]
+            length = min(len(c) for c in curves)
+            iters = [p[0] for p in curves[0][:length]]
+            values = [[c[j][1] for c in curves] for j in range(length)]
+            ax.plot(iters, [statistics.fmean(v) for v in values], color=colours[variant], label=VARIANTS[variant].label)
+            ax.fill_between(iters, [min(v) for v in values], [max(v) for v in values], color=colours[variant],
+                            alpha=0.2)
+    axes[0].set_yscale("log")
+    for ax, title in zip(axes, (first_title, second_title)):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("iteration")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path("loss_curves.png"), dpi=110)
+    plt.close(fig)
+
+    ratios = time_ratios(results_dir, spec, runs, variants)
+    if ratios:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        stats = [mean_std(ratios[v]) for v in variants]
+        ax.barh(range(len(variants)), [s[0] for s in stats], xerr=[s[1] for s in stats], capsize=3,
+                color=[colours[v] for v in variants])
+        ax.set_yticks(range(len(variants)), [VARIANTS[v].label for v in variants], fontsize=8)
+        ax.axvline(1.0, color="black", lw=0.6)
+        ax.set_xlabel(f"training iteration time / {VARIANTS[spec.baseline].label}")
+        fig.tight_layout()
+        fig.savefig(path("iteration_time.png"), dpi=110)
+        plt.close(fig)
+    return ratios
+
+
+def timing_path(results_dir, spec):
+    return osp.join(results_dir, spec.prefix + "timing.json")
+
+
+def time_ratios(results_dir, spec, runs, variants):
+    """variant -> iteration time / the family baseline's, per round of its timing file (or per run)."""
+    baseline = spec.baseline
+    if osp.exists(timing_path(results_dir, spec)):
+        rounds = json.load(open(timing_path(results_dir, spec)))["seconds_per_iteration"]  # variant -> [per round]
+        if baseline in rounds:
+            return {v: [t / b for t, b in zip(rounds[v], rounds[baseline])] for v in variants if v in rounds}
+    if baseline not in runs:
+        return {}
+    base_time = statistics.fmean(r["iteration_seconds"] for r in runs[baseline])
+    return {v: [r["iteration_seconds"] / base_time for r in runs[v]] for v in variants}
+
+
+def cell(values, digits=3):
+    mean, std = mean_std(values)
+    return f"{mean:.{digits}f} +- {std:.{digits}f}"
+
+
+def family_markdown(results_dir, spec, runs, classes, variants, ratios):
+    baseline, short, prefix, task = spec.baseline, spec.short, spec.prefix, spec.task
+    per_class, measure = task.per_class_key, task.per_class_measure
+    metric = measure.split()[0]
+    digits = task.digits  # AP in [0, 1], IoU in percent
+    conclusion = prefix + "conclusion.md"
+    names = sorted(classes, key=lambda n: -classes[n]["images"])
+    seeds = sorted({r["seed"] for v in variants for r in runs[v]})
+    lines = [spec.title, "", spec.setup + f" Seeds {seeds}.", "",
+             "| variant | runs | " + " | ".join(task.metrics) + f" | iteration time / {short} |",
+             "|---|---|" + "---|" * len(task.metrics) + "---|"]
+    for v in variants:
+        rs = runs[v]
+        time_cell = cell(ratios[v], 2) if v in ratios else "n/a"
+        metric_cells = " | ".join(cell([r["metrics"][m] for r in rs], digits) for m in task.metrics)
+        lines.append(f"| {VARIANTS[v].label} | {len(rs)} | " + metric_cells + f" | {time_cell} |")
+    if baseline in runs:
+        lines += ["", f"Differences to {VARIANTS[baseline].label} (mean over seeds; the std of a difference of two "
+                      "independent means is about sqrt(2) x the std above):", ""]
+        for v in variants:
+            if v == baseline:
+                continue
+            diffs = [f"{m} {mean_of(runs[v], m) - mean_of(runs[baseline], m):+.{digits}f}" for m in task.metrics]
+            lines.append(f"- {VARIANTS[v].label}: " + ", ".join(diffs))
+    lines += paired_differences(spec, runs, variants, digits)
+    lines += ["", f"![{metric} by group]({PLOTS}/{prefix}group_{metric.lower()}.png)", "",
+              f"![per-class {metric} against training frequency]({PLOTS}/{prefix}per_class_{metric.lower()}.png)", "",
+              f"![training losses]({PLOTS}/{prefix}loss_curves.png)", "",
+              f"![iteration time]({PLOTS}/{prefix}iteration_time.png)", "",
+              f"### Per-class {measure} (mean +- std over seeds)", "",
+              "| class | group | train images | " + " | ".join(VARIANTS[v].label for v in variants) + " |",
+              "|---|---|---|" + "---|" * len(variants)]
+    for n in names:
+        lines.append(f"| {n} | {classes[n]['group']} | {classes[n]['images']} | "
+                     + " | ".join(cell([r[per_class][n] for r in runs[v]], digits) for v in variants) + " |")
+    minutes = sum(r["train_seconds"] for v in variants for r in runs[v]) / 60
+    machines = sorted({f"{r['machine']['processor']}, {r['machine']['cpus']} CPUs" for v in variants for r in runs[v]})
+    if osp.exists(timing_path(results_dir, spec)):
+        timing = json.load(open(timing_path(results_dir, spec)))
+        timing_note = (f"Iteration time ratios come from `--timing {timing['rounds']}`: every variant trained "
+                       f"{task.timing_length} in each of {timing['rounds']} interleaved rounds, back to back on an "
+                       "otherwise idle machine; per round, the median of mmengine's logged (10-iteration window) "
+                       f"times after the first window, divided by the {short} variant's in the same round. Seconds "
+                       "per iteration there: "
+                       + ", ".join(f"{VARIANTS[v].label} {statistics.fmean(t):.3f}"
+                                   for v, t in timing["seconds_per_iteration"].items())
+                       + ".")
+    else:
+        timing_note = ("Iteration time ratios are per run (median of mmengine's logged times after the first "
+                       f"window) to the mean of the {short} runs; other work on the machine disturbs them.")
+    lines += ["", f"Training time: {minutes:.0f} minutes of training over {sum(len(runs[v]) for v in variants)} "
+                  f"runs (evaluation not included), on {'; '.join(machines)}. " + timing_note, ""]
+    lines += calibration_markdown(results_dir, spec)
+    if osp.exists(osp.join(results_dir, conclusion)):
+        lines += ["### Conclusion", "", open(osp.join(results_dir, conclusion)).read().strip(), ""]
+    return lines
+
+
+def paired_differences(spec, runs, variants, digits):
+    """Per seed, variant minus baseline on the family's primary metrics (seeds both ran)."""
+    baseline = spec.baseline
+    if not spec.primary or baseline not in runs:
+        return []
+    base = {r["seed"]: r for r in runs[baseline]}
+    lines = ["", f"Paired differences to {VARIANTS[baseline].label}, seed by seed (the same seed: the same "
+                 "initialisation and data order), on the primary metrics " + ", ".join(spec.primary)
+             + "; mean +- std of the differences, then each seed's:", ""]
+    for v in variants:
+        if v == baseline:
+            continue
+        pairs = sorted((r["seed"], r) for r in runs[v] if r["seed"] in base)
+        parts = []
+        for m in spec.primary:
+            diffs = [r["metrics"][m] - base[seed]["metrics"][m] for seed, r in pairs]
+            per_seed = ", ".join(f"seed {seed} {d:+.{digits}f}" for (seed, _), d in zip(pairs, diffs))
+            parts.append(f"{m} {cell(diffs, digits)} ({per_seed})")
+        lines.append(f"- {VARIANTS[v].label}: " + "; ".join(parts))
+    return lines
+
+
+def calibration_markdown(results_dir, spec):
+    """The calibration log (``calibrate_segmentation.py`` records) and its hand-written notes."""
+    folder = osp.join(results_dir, spec.prefix + "calibration")
+    records = [json.load(open(p)) for p in sorted(glob.glob(osp.join(folder, "*.json")))]
+    notes = osp.join(results_dir, spec.prefix + "calibration.md")
+    if not records and not osp.exists(notes):
+        return []
+    lines = ["### Calibration of the recipe (CE only, before any other variant ran)", ""]
+    if osp.exists(notes):
+        lines += [open(notes).read().strip(), ""]
+    by_name = {}
+    for r in records:
+        by_name.setdefault(r["name"], []).append(r)
+    order = sorted(by_name, key=lambda n: min(r.get("order", 0) for r in by_name[n]))
+    lines += ["| # | recipe | changes to the base config of its commit | seeds | " + " | ".join(spec.task.metrics)
+              + " | classes with IoU > 0 (per seed) | s / iter | commit |",
+              "|---|---|---|---|" + "---|" * len(spec.task.metrics) + "---|---|---|"]
+    for index, name in enumerate(order, 1):
+        rs = sorted(by_name[name], key=lambda r: r["seed"])
+        changes = ", ".join(f"`{o}`" for o in rs[0]["options"]) or "none"
+        learned = ", ".join(str(sum(1 for v in r["per_class_IoU"].values() if v > 0)) for r in rs)
+        lines.append(f"| {index} | {name} | {changes} | {len(rs)} | "
+                     + " | ".join(cell([r["metrics"][m] for r in rs], 2) for m in spec.task.metrics)
+                     + f" | {learned} | {statistics.fmean(r['iteration_seconds'] for r in rs):.3f} | "
+                     + f"{rs[0]['commit']} |")
+    lines += ["", "What each recipe was tried for:", ""]
+    lines += [f"{index}. **{name}**: {by_name[name][0]['note'] or 'no note'}" for index, name in enumerate(order, 1)]
+    return lines + [""]
+
+
+def write_markdown(docs_dir, setups, sections):
+    lines = [
+        "# Long-tail study: softmax focal vs sigmoid focal vs softmax CE (RetinaNet), vs CE and Seesaw (Faster "
+        "R-CNN), vs CE, CE + OHEM and class-weighted CE (semantic segmentation)",
+        "",
+        "Generated by `python projects/longtail_study/run_study.py` from the JSON records in",
+        "`projects/longtail_study/results/runs/` (`--plots-only` rewrites this page and the plots without training).",
+        "",
+    ]
+    for setup in setups:
+        lines += [setup, ""]
+    for section in sections:
+        lines += section
+    with open(osp.join(docs_dir, "study.md"), "w") as f:
+        f.write("\n".join(lines))

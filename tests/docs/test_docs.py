@@ -1,0 +1,82 @@
+"""The documentation site: ``mkdocs build --strict`` (a broken reference, a docstring griffe cannot
+read or any other warning fails) and every Python code block of its pages, run in order per page
+(README sections included through snippets are expanded as mkdocs does). A block whose first line
+says ``# docs: skip (<reason>)`` is skipped with that reason (it needs data or a GPU)."""
+import glob
+import html
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from paths import ROOT
+
+DOCS = os.path.join(ROOT, "docs")
+SNIPPET = re.compile(r'^--8<-- "([^":]+):([^"]+)"$', re.M)
+
+
+def pages():
+    return sorted(os.path.relpath(p, DOCS) for p in glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True))
+
+
+def expand(text):
+    """pymdownx.snippets' includes: a section (the lines between [start:name] and [end:name]) or a
+    range of lines."""
+    def section(match):
+        source = open(os.path.join(ROOT, match.group(1))).read()
+        lines = re.fullmatch(r"(\d+):(\d*)", match.group(2))  # "file:3:" / "file:3:10": 1-based lines
+        if lines:
+            first, last = int(lines.group(1)), int(lines.group(2) or 0) or None
+            return "\n".join(source.splitlines()[first - 1:last])
+        start, end = f"--8<-- [start:{match.group(2)}]", f"--8<-- [end:{match.group(2)}]"
+        assert start in source and end in source, match.group(0)
+        body = source.split(start, 1)[1].split(end, 1)[0]
+        return "\n".join(body.splitlines()[1:-1])  # without the marker lines themselves
+    return SNIPPET.sub(section, text)
+
+
+def python_blocks(page):
+    return re.findall(r"^```python\n(.*?)^```", expand(open(os.path.join(DOCS, page)).read()), flags=re.S | re.M)
+
+
+def test_site_builds_strictly(tmp_path):
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    api = open(tmp_path / "site" / "api" / "core" / "index.html").read()
+    for parameter in ("alpha", "gamma", "reduction", "label_smoothing", "ignore_index", "background_class",
+                      "gather_distributed", "backend", "sync_checks"):
+        assert f"<code>{parameter}</code>" in api, parameter  # the class's own parameter table
+    assert "Source code in" in api and "mean_positive" in api
+    # The defaults as values, in the signatures and the parameter tables (not the names of aliases)
+    text = html.unescape(re.sub(r"<[^>]+>", "", api))
+    for entry in ("SoftmaxFocalLoss(alpha=None, ", "softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, "):
+        signature = text.split(entry, 1)[1].split(")", 1)[0]
+        for default in ("gamma: float = 2.0", "reduction: str = 'mean'", "label_smoothing: float = 0.0",
+                        "ignore_index: int = -100", "background_class: int = 0", "backend: str = 'auto'"):
+            assert default in signature, (entry, default, signature)
+    assert "_D." not in text
+    openmmlab = open(tmp_path / "site" / "api" / "openmmlab" / "index.html").read()
+    openmmlab = html.unescape(re.sub(r"<[^>]+>", "", openmmlab))
+    signature = openmmlab.split("OpenMMLabSoftmaxFocalLoss(alpha=None, ", 1)[1].split(")", 1)[0]
+    assert "gamma: float = 2.0" in signature and "reduction: str = 'mean'" in signature, signature
+
+
+@pytest.mark.parametrize("page", [p for p in pages() if python_blocks(p)])
+def test_code_blocks_run(page):
+    namespace = {"__name__": f"docs_{page}"}
+    for block in python_blocks(page):
+        first = block.splitlines()[0] if block.strip() else ""
+        if first.startswith("# docs: skip"):
+            continue
+        exec(compile(block, f"{page} (code block)", "exec"), namespace)
+
+
+def test_every_page_is_reachable():
+    nav = open(os.path.join(ROOT, "mkdocs.yml")).read()
+    assert all(page in nav for page in pages()), [p for p in pages() if p not in nav]

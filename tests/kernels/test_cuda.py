@@ -1,0 +1,110 @@
+"""On a CUDA device (skipped without one): every backend against CPU eager, the default path with
+zero host syncs, the Triton path's kernel count, and bad targets reported without a device assert."""
+import os
+
+import pytest
+import torch
+
+from cases import ALL_BACKENDS, random_case
+from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
+from tolerances import assert_close_reordered
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+
+
+def _step(logits, targets, device, **options):
+    x = logits.clone().to(device).requires_grad_()
+    on_device = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in options.items()}
+    loss = softmax_focal_loss(x, targets.to(device), **on_device)
+    loss.backward()
+    return loss.detach().cpu(), x.grad.cpu()
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("seed", [3, 8, 21])
+def test_cuda_matches_cpu_eager(backend, dtype, seed):
+    logits, targets, options = random_case(seed)
+    logits = (logits * min(1.0, 5.0 / logits.abs().max().item())).to(dtype)
+    options = dict(options, reduction="mean_positive")
+    expected = _step(logits.float(), targets, "cpu", **options)
+    loss, grad = _step(logits, targets, "cuda", backend=backend, **options)
+    assert grad.dtype == dtype
+    half = dtype != torch.float32
+    assert_close_reordered(loss, expected[0])  # float32 math on the GPU: another summation order
+    if half:
+        torch.testing.assert_close(grad.float(), expected[1].to(dtype).float(), rtol=1e-2, atol=1e-3)
+    else:
+        assert_close_reordered(grad, expected[1])
+
+
+def _detector_like(n=8192, c=81, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(0)
+    logits = (torch.randn(n, c, generator=gen) * 3).to("cuda", dtype).requires_grad_()
+    targets = torch.randint(0, c, (n,), generator=gen)
+    targets[torch.rand(n, generator=gen) < 0.05] = -100
+    alpha = torch.full((c,), 0.25)
+    alpha[0] = 0.75
+    return logits, targets.cuda(), alpha.cuda()
+
+
+def test_default_path_makes_no_host_sync(one_rank_group):
+    logits, targets, alpha = _detector_like()
+    module = SoftmaxFocalLoss(alpha=alpha, gamma=2.0, label_smoothing=0.1, reduction="mean_positive",
+                              gather_distributed=True).cuda()
+
+    def steps():
+        for loss in (module(logits, targets),
+                     softmax_focal_loss(logits, targets, alpha=alpha, gamma=2.0, label_smoothing=0.1,
+                                        reduction="mean_positive", gather_distributed=True),
+                     softmax_focal_loss(logits, targets, reduction="none")):
+            logits.grad = None
+            loss.sum().backward()
+
+    steps()  # warm-up: Triton compiles its kernels (that syncs) and the flags are allocated
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        steps()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    raise_deferred_errors()  # nothing was flagged
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_triton_path_launches_few_kernels(dtype):
+    logits, targets, alpha = _detector_like(dtype=dtype)
+    module = SoftmaxFocalLoss(alpha=alpha, gamma=2.0, label_smoothing=0.1, reduction="mean_positive").cuda()
+    module(logits, targets).backward()  # warm-up
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        logits.grad = None
+        module(logits, targets).backward()
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+               and "memcpy" not in e.name.lower() and "memset" not in e.name.lower()]
+    assert len(kernels) <= 8, [e.name for e in kernels]
+
+
+def test_bad_target_on_cuda_is_reported_without_a_device_assert():
+    logits, targets, alpha = _detector_like(n=64)
+    targets[5] = 81
+    loss = softmax_focal_loss(logits, targets, alpha=alpha)
+    loss.backward()
+    assert torch.isfinite(loss).item() and torch.isfinite(logits.grad).all().item()
+    with pytest.raises(ValueError, match="got 81 in an earlier call on cuda"):
+        raise_deferred_errors()
+    with pytest.raises(ValueError, match=r"targets must be in \[0, 81\) or equal ignore_index=-100, got 81"):
+        softmax_focal_loss(logits, targets, sync_checks=True)
+    for backend in ("eager", "compile"):
+        softmax_focal_loss(logits, targets, backend=backend)
+        with pytest.raises(ValueError, match="got 81 in an earlier call"):
+            raise_deferred_errors()
+
+
+def test_auto_is_triton_on_cuda():
+    from imbalanced_losses.kernels import triton_focal
+    logits, targets, _ = _detector_like(n=128)
+    before = triton_focal.launches
+    softmax_focal_loss(logits, targets).backward()
+    assert triton_focal.launches - before == 3, os.environ.get("TRITON_INTERPRET")

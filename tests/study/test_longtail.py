@@ -1,0 +1,314 @@
+"""The long-tail study's parts: the longtail data profile, the group-AP metric, class-balanced
+alpha read from an annotation file, and the study runner's --quick smoke test."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("mmdet")
+from mmdet.registry import MODELS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+
+from imbalanced_losses import class_balanced_alpha  # noqa: E402
+from imbalanced_losses.mmdet import LongTailCocoMetric  # noqa: E402
+from imbalanced_losses.openmmlab.annotations import class_counts, frequency_groups  # noqa: E402
+from paths import ROOT, STUDY
+
+GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")
+CB_CONFIG = os.path.join(STUDY, "configs", "retinanet_r18-half_fpn_softmax-focal-cb_longtail.py")
+register_all_modules()
+
+
+def generate(out, *extra):
+    subprocess.run([sys.executable, GENERATOR, "--profile", "longtail", "--out", str(out), *extra], check=True,
+                   capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def longtail(tmp_path_factory):
+    out = tmp_path_factory.mktemp("longtail")
+    generate(out, "--seed", "0")
+    return out
+
+
+# ---------------------------------------------------------------- the data profile
+
+
+def test_longtail_profile_has_lvis_like_groups_and_balanced_val(longtail):
+    train = json.load(open(longtail / "annotations" / "train.json"))
+    val = json.load(open(longtail / "annotations" / "val.json"))
+    names = [c["name"] for c in train["categories"]]
+    assert len(names) == len(set(names)) >= 16
+    # confusable: every class shares colour and shape with another class (they differ in fill)
+    assert all(sum(n.split("_", 1)[1] == m.split("_", 1)[1] for m in names) == 2 for n in names)
+    images_per_class = {c["id"]: len({a["image_id"] for a in train["annotations"] if a["category_id"] == c["id"]})
+                        for c in train["categories"]}
+    instances = np.bincount([a["category_id"] for a in train["annotations"]])[1:]
+    assert instances.max() >= 200 * instances.min() > 0
+    groups = {}
+    for category in train["categories"]:
+        n = images_per_class[category["id"]]
+        expected = "r" if n <= 10 else "c" if n <= 100 else "f"  # LVIS's rule, written out independently
+        assert category["frequency"] == expected and category["image_count"] == n, category
+        groups.setdefault(expected, []).append(category["name"])
+    assert all(len(groups[g]) >= 3 for g in "rcf"), groups
+    # val: the same categories (with the train statistics, as LVIS's val file) and >= 50 of each
+    assert val["categories"] == train["categories"]
+    val_counts = np.bincount([a["category_id"] for a in val["annotations"]], minlength=len(names) + 1)[1:]
+    assert val_counts.min() >= 50
+    # the annotation helpers agree with the file
+    expected = [c["frequency"] for c in train["categories"]]
+    assert frequency_groups(str(longtail / "annotations" / "train.json")) == expected
+    assert class_counts(str(longtail / "annotations" / "train.json")) == instances.tolist()
+
+
+def test_longtail_profile_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        generate(tmp_path / name, "--seed", "3", "--scale", "0.1")
+    for rel in ["annotations/train.json", "annotations/val.json", "train/000001.png", "val/000010.png"]:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+# ---------------------------------------------------------------- LongTailCocoMetric
+
+CATEGORIES = [dict(id=1, name="f1", frequency="f"), dict(id=3, name="f2", frequency="f"),
+              dict(id=7, name="c1", frequency="c"), dict(id=9, name="r1", frequency="r")]
+
+
+def box(x, y, size=20):
+    return [float(x), float(y), float(size), float(size)]
+
+
+def write_ground_truth(path):
+    """Four images; per class: f1 one box, f2 one box, c1 two boxes, r1 one box."""
+    images = [dict(id=i, file_name=f"{i}.png", width=100, height=100) for i in (1, 2, 3, 4)]
+    gts = [(1, 1, box(10, 10)), (2, 3, box(50, 50)), (3, 7, box(10, 60)), (4, 7, box(60, 10)), (4, 9, box(30, 30))]
+    annotations = [dict(id=i + 1, image_id=img, category_id=cat, bbox=b, area=b[2] * b[3], iscrowd=0)
+                   for i, (img, cat, b) in enumerate(gts)]
+    path.write_text(json.dumps(dict(images=images, annotations=annotations, categories=CATEGORIES)))
+
+
+def prediction(img_id, detections):
+    """detections: (label, xywh box, score)."""
+    xyxy = [[b[0], b[1], b[0] + b[2], b[1] + b[3]] for _, b, _ in detections] or np.zeros((0, 4))
+    return dict(img_id=img_id, ori_shape=(100, 100), pred_instances=dict(
+        bboxes=torch.tensor(xyxy, dtype=torch.float32).reshape(-1, 4),
+        scores=torch.tensor([s for _, _, s in detections], dtype=torch.float32),
+        labels=torch.tensor([label for label, _, _ in detections], dtype=torch.long)))
+
+
+def evaluate(ann_file, samples):
+    metric = LongTailCocoMetric(ann_file=str(ann_file), metric="bbox")
+    metric.dataset_meta = dict(classes=[c["name"] for c in CATEGORIES])
+    metric.process({}, samples)
+    return metric.evaluate(len(samples))
+
+
+def test_group_ap_on_a_hand_built_case(tmp_path):
+    """Known per-class APs (COCO's 101-point interpolation, at every IoU threshold):
+    f1 exact box: 1; f2 missed: 0; c1 one of two boxes found first: 51/101 (precision 1 up to
+    recall 0.5); r1 exact box, but after a higher-scored false positive: 1/2."""
+    ann_file = tmp_path / "gt.json"
+    write_ground_truth(ann_file)
+    labels = {c["name"]: k for k, c in enumerate(CATEGORIES)}
+    samples = [
+        prediction(1, [(labels["f1"], box(10, 10), 0.9)]),
+        prediction(2, [(labels["f1"], box(70, 70), 0.1)]),  # f2 missed; an f1 false positive of low score
+        prediction(3, [(labels["c1"], box(10, 60), 0.8)]),
+        prediction(4, [(labels["r1"], box(70, 70), 0.95), (labels["r1"], box(30, 30), 0.7)]),
+    ]
+    results = evaluate(ann_file, samples)
+    per_class = results["coco/bbox_per_class_AP"]
+    assert per_class == pytest.approx(dict(f1=1.0, f2=0.0, c1=51 / 101, r1=0.5))
+    assert results["coco/bbox_APf"] == pytest.approx(0.5)
+    assert results["coco/bbox_APc"] == pytest.approx(51 / 101)
+    assert results["coco/bbox_APr"] == pytest.approx(0.5)
+    # the groups agree with CocoMetric's own mAP: the mean over all classes
+    assert results["coco/bbox_mAP"] == pytest.approx(np.mean(list(per_class.values())), abs=5e-4)
+
+
+def test_group_ap_groups_from_the_training_file_and_empty_results(tmp_path):
+    """Without a 'frequency' field the groups come from a training file's image counts."""
+    train = dict(images=[dict(id=i, file_name=f"{i}.png", width=100, height=100) for i in range(1, 121)],
+                 categories=[dict(id=c["id"], name=c["name"]) for c in CATEGORIES],
+                 annotations=[])
+    for name_id, num_images in ((1, 120), (3, 101), (7, 11), (9, 10)):
+        for i in range(1, num_images + 1):
+            train["annotations"].append(dict(id=len(train["annotations"]) + 1, image_id=i, category_id=name_id,
+                                             bbox=box(1, 1), area=400.0, iscrowd=0))
+    (tmp_path / "train.json").write_text(json.dumps(train))
+    assert frequency_groups(str(tmp_path / "train.json")) == ["f", "f", "c", "r"]
+    ann_file = tmp_path / "gt.json"
+    write_ground_truth(ann_file)
+    data = json.loads(ann_file.read_text())
+    for c in data["categories"]:
+        del c["frequency"]
+    ann_file.write_text(json.dumps(data))
+    metric = LongTailCocoMetric(ann_file=str(ann_file), frequency_file=str(tmp_path / "train.json"))
+    assert metric.group_by_name == dict(f1="f", f2="f", c1="c", r1="r")
+    metric.dataset_meta = dict(classes=[c["name"] for c in CATEGORIES])
+    metric.process({}, [prediction(i, []) for i in (1, 2, 3, 4)])  # nothing detected
+    results = metric.evaluate(4)
+    assert results["coco/bbox_APr"] == results["coco/bbox_APc"] == results["coco/bbox_APf"] == 0.0
+
+
+def test_metric_rejects_a_bad_frequency_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    gt = tmp_path / "gt.json"
+    write_ground_truth(gt)
+    with pytest.raises(ValueError, match=f"cannot read annotation file {bad}"):
+        LongTailCocoMetric(ann_file=str(gt), frequency_file=str(bad))
+    bad.write_text(json.dumps(dict(images=[])))
+    with pytest.raises(ValueError, match=f"{bad} is not a COCO-format annotation file"):
+        LongTailCocoMetric(ann_file=str(gt), frequency_file=str(bad))
+
+
+# ---------------------------------------------------------------- class-balanced alpha from a config
+
+
+def test_class_balanced_config_reads_weights_from_the_annotation_file(tmp_path, monkeypatch):
+    """The shipped config computes alpha from data/shapes_longtail/annotations/train.json (cwd)."""
+    categories = [dict(id=5, name="b"), dict(id=2, name="a"), dict(id=9, name="unused"), dict(id=4, name="c")]
+    annotations = [(5, 0)] * 30 + [(2, 0)] * 6 + [(2, 1)] + [(4, 0)] * 2 + [(9, 0)] * 50  # (category, iscrowd)
+    data = dict(images=[dict(id=1, file_name="1.png", width=10, height=10)], categories=categories,
+                annotations=[dict(id=i + 1, image_id=1, category_id=c, bbox=box(0, 0, 5), area=25.0, iscrowd=crowd)
+                             for i, (c, crowd) in enumerate(annotations)])
+    (tmp_path / "data" / "shapes_longtail" / "annotations").mkdir(parents=True)
+    (tmp_path / "data" / "shapes_longtail" / "annotations" / "train.json").write_text(json.dumps(data))
+    monkeypatch.chdir(tmp_path)
+
+    cfg = Config.fromfile(CB_CONFIG)
+    spec = cfg.model.bbox_head.loss_cls
+    assert spec.alpha.type == "class_balanced" and "classes" not in spec.alpha
+    # all of the file's categories, in its order: b (30 instances), a (6; the crowd one is not counted), unused, c
+    torch.testing.assert_close(MODELS.build(spec).alpha, class_balanced_alpha(
+        [30, 6, 50, 2], beta=0.99, mean=0.25, background_class=0, background_weight=0.75))
+    # classes given in another order than the file's: labels follow the file's order, as mmdet's CocoDataset
+    spec.alpha.classes = ["c", "a", "b"]
+    loss = MODELS.build(spec)
+    # file order kept to the classes: b (30 instances), a (6; the crowd one is not counted), c (2)
+    expected = class_balanced_alpha([30, 6, 2], beta=0.99, mean=0.25, background_class=0, background_weight=0.75)
+    torch.testing.assert_close(loss.alpha, expected)
+    assert loss.alpha[0].item() == 0.75 and loss.alpha[1:].mean().item() == pytest.approx(0.25)
+
+    spec.alpha.classes = ["a", "missing"]
+    with pytest.raises(ValueError, match="has no categories named \\['missing'\\]"):
+        MODELS.build(spec)
+    spec.alpha = dict(type="class_balanced", ann_file=str(tmp_path / "absent.json"))
+    with pytest.raises(ValueError, match="cannot read annotation file .*absent.json"):
+        MODELS.build(spec)
+    spec.alpha = dict(type="inverse_frequency", ann_file="x.json")
+    with pytest.raises(ValueError, match="alpha as a dict must be dict\\(type='class_balanced'"):
+        MODELS.build(spec)
+
+
+def test_class_balanced_config_trains_a_step_on_the_longtail_profile(longtail):
+    from mmdet.testing import demo_mm_inputs
+    cfg = Config.fromfile(CB_CONFIG)
+    cfg.model.bbox_head.loss_cls.alpha.ann_file = str(longtail / "annotations" / "train.json")
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    alpha = model.bbox_head.loss_cls.alpha
+    assert alpha.shape == (17,) and alpha[0] == 0.75
+    assert alpha[-1] > 10 * alpha[1]  # the rarest class weighs far more than the most frequent
+    packed = demo_mm_inputs(batch_size=2, image_shapes=(3, 128, 128), num_items=[3, 2], num_classes=16)
+    losses = model(**model.data_preprocessor(packed, training=True), mode="loss")
+    assert torch.isfinite(losses["loss_cls"])
+
+
+# ---------------------------------------------------------------- the study runner
+
+
+def test_run_study_quick_smoke_test(tmp_path):
+    """Every variant of the three families trains 2 iterations and is evaluated, then is timed; the
+    report and plots of each family are written."""
+    result = subprocess.run([sys.executable, os.path.join(STUDY, "run_study.py"), "--quick", "--timing", "1"],
+                            capture_output=True, text=True, timeout=900, cwd=str(tmp_path),
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    out = result.stdout.strip().splitlines()[-1].split(" and the plots in ")[1]  # <temp>/docs/study
+    results = os.path.join(os.path.dirname(os.path.dirname(out)), "results")  # the records and timing files
+    for name in ["per_class_ap.png", "group_ap.png", "loss_curves.png", "iteration_time.png"]:
+        assert os.path.getsize(os.path.join(out, name)) > 1000, name
+    runs = sorted(os.listdir(os.path.join(results, "runs")))
+    one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb", "softmax-focal-seesaw"]
+    two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
+                 "frcnn-softmax-focal-prior", "frcnn-softmax-focal-split", "frcnn-softmax-focal-split-seesaw",
+                 "frcnn-softmax-focal-prior-la"]
+    segmentation = ["seg-ce", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb", "seg-focal-seesaw",
+                    "seg-focal-la"]
+    assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage + segmentation)
+    for run in runs:
+        record = json.load(open(os.path.join(results, "runs", run)))
+        assert record["iteration_seconds"] > 0 and record["loss_curve"]
+        if run.startswith("seg-"):
+            assert set(record["metrics"]) == {"mIoU", "mIoU_r", "mIoU_c", "mIoU_f", "aAcc", "mAcc"}
+            assert len(record["per_class_IoU"]) == 13 and set(record["classes"]) == set(record["per_class_IoU"])
+            assert all(p["decode"] > 0 and p["aux"] > 0 for p in record["loss_curve"]), run
+            continue
+        assert set(record["metrics"]) == {"AP", "AP50", "AP75", "APr", "APc", "APf"}
+        assert len(record["per_class_AP"]) == 16
+        assert all(p["loss_cls"] > 0 for p in record["loss_curve"]), run  # Seesaw's two parts summed
+    for name, variants in [("timing.json", one_stage), ("two_stage_timing.json", two_stage),
+                           ("segmentation_timing.json", segmentation)]:
+        timing = json.load(open(os.path.join(results, name)))
+        assert timing["rounds"] == 1 and sorted(timing["seconds_per_iteration"]) == sorted(variants)
+        assert all(len(t) == 1 for t in timing["seconds_per_iteration"].values())
+        # each variant's own iteration count (the detection data: one epoch; segmentation: 100)
+        assert sorted(timing["last_logged_iteration"]) == sorted(variants)
+    seg_timing = json.load(open(os.path.join(results, "segmentation_timing.json")))
+    assert set(seg_timing["last_logged_iteration"].values()) == {100}
+    for name in ["two_stage_per_class_ap.png", "two_stage_group_ap.png", "two_stage_loss_curves.png",
+                 "two_stage_iteration_time.png", "segmentation_per_class_iou.png", "segmentation_group_iou.png",
+                 "segmentation_loss_curves.png", "segmentation_iteration_time.png"]:
+        assert os.path.getsize(os.path.join(out, name)) > 1000, name
+    study = open(os.path.join(os.path.dirname(out), "study.md")).read()
+    assert "| softmax focal (ours, class-balanced alpha) | 1 |" in study
+    assert "Iteration time ratios come from `--timing 1`" in study
+    assert "| sigmoid focal (mmdet's FocalLoss) | 1 |" in study and "| 1.00 +- 0.00 |" in study
+    one, two = study.split("## Two-stage: Faster R-CNN")
+    assert "## One-stage: RetinaNet" in one and "Faster R-CNN" not in one.split("## One-stage")[1]
+    assert "| Faster R-CNN, softmax CE (mmdet's stock) | 1 |" in two and "| 1.00 +- 0.00 |" in two
+    assert "iteration time / stock CE" in two and "(study/two_stage_group_ap.png)" in two
+    assert "| Faster R-CNN, SeesawLoss (mmdet's) | 1 |" in two
+    two, seg = two.split("## Semantic segmentation")
+    assert "| mIoU | mIoU_r | mIoU_c | mIoU_f | aAcc | iteration time / CE |" in seg
+    assert "| ours + class-balanced alpha | 1 |" in seg and "(study/segmentation_per_class_iou.png)" in seg
+    assert "### Per-class IoU (%)" in seg and "| solid_blue_triangle | r |" in seg
+    assert "| CrossEntropyLoss + OHEMPixelSampler (mmseg's) | 1 |" in seg
+    assert "| class-weighted CE (ours, gamma 0 + class-balanced alpha) | 1 |" in seg
+    assert "Paired differences to CrossEntropyLoss (mmseg's default), seed by seed" in seg
+    assert "- ours (gamma 2, mean): mIoU_r " in seg and "(seed 0 " in seg
+
+
+def test_the_study_page_regenerates_byte_identically_from_the_committed_records(tmp_path):
+    """docs/study.md and its plots are what --plots-only writes from projects/longtail_study/results/
+    (a record, a conclusion or the report changed without regenerating the page fails here)."""
+    result = subprocess.run([sys.executable, os.path.join(STUDY, "run_study.py"), "--plots-only", "--docs",
+                             str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert (tmp_path / "study.md").read_text() == open(os.path.join(ROOT, "docs", "study.md")).read()
+    plots = sorted(os.listdir(tmp_path / "study"))
+    assert plots == sorted(p for p in os.listdir(os.path.join(ROOT, "docs", "study")) if p.endswith(".png"))
+    assert len(plots) == 12
+
+
+def test_annotation_helpers_reject_malformed_files(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(dict(categories=[dict(id=1, name="a")], annotations=[dict(id=1, category_id=[1])])))
+    with pytest.raises(ValueError, match=f"{path}: every annotation needs an integer 'category_id'"):
+        class_counts(str(path))
+    path.write_text(json.dumps(dict(categories=[dict(id=1)], annotations=[])))
+    with pytest.raises(ValueError, match=f"{path}: every category needs an 'id' and a 'name'"):
+        class_counts(str(path))
+    path.write_text(json.dumps(dict(categories=[dict(id=1, name="a", frequency="x")], annotations=[])))
+    with pytest.raises(ValueError, match="category 'frequency' must be one of"):
+        frequency_groups(str(path))
+    with pytest.raises(ValueError, match="count must be one of"):
+        class_counts(str(path), count="boxes")
