@@ -191,7 +191,11 @@ def family_markdown(results_dir, spec, runs, classes, variants, ratios):
                 continue
             diffs = [f"{m} {mean_of(runs[v], m) - mean_of(runs[baseline], m):+.{digits}f}" for m in task.metrics]
             lines.append(f"- {VARIANTS[v].label}: " + ", ".join(diffs))
-    lines += paired_differences(spec, runs, variants, digits)
+    lines += paired_differences(spec, runs, variants, digits, baseline, VARIANTS[baseline].label)
+    best = best_variant(spec, runs, variants)
+    if best != baseline:
+        lines += paired_differences(spec, runs, variants, digits, best,
+                                    f"the family's best, {VARIANTS[best].label} (highest mean {spec.ranking})")
     lines += ["", f"![{metric} by group]({PLOTS}/{prefix}group_{metric.lower()}.png)", "",
               f"![per-class {metric} against training frequency]({PLOTS}/{prefix}per_class_{metric.lower()}.png)", "",
               f"![training losses]({PLOTS}/{prefix}loss_curves.png)", "",
@@ -225,17 +229,22 @@ def family_markdown(results_dir, spec, runs, classes, variants, ratios):
     return lines
 
 
-def paired_differences(spec, runs, variants, digits):
-    """Per seed, variant minus baseline on the family's primary metrics (seeds both ran)."""
-    baseline = spec.baseline
-    if not spec.primary or baseline not in runs:
+def best_variant(spec, runs, variants):
+    """The family's best: the highest mean on ``spec.ranking`` among the variants with every seed."""
+    complete = max(len(runs[v]) for v in variants)
+    return max((v for v in variants if len(runs[v]) == complete), key=lambda v: mean_of(runs[v], spec.ranking))
+
+
+def paired_differences(spec, runs, variants, digits, reference, title):
+    """Per seed, variant minus ``reference`` on the family's primary metrics (seeds both ran)."""
+    if not spec.primary or reference not in runs:
         return []
-    base = {r["seed"]: r for r in runs[baseline]}
-    lines = ["", f"Paired differences to {VARIANTS[baseline].label}, seed by seed (the same seed: the same "
+    base = {r["seed"]: r for r in runs[reference]}
+    lines = ["", f"Paired differences to {title}, seed by seed (the same seed: the same "
                  "initialisation and data order), on the primary metrics " + ", ".join(spec.primary)
              + "; mean +- std of the differences, then each seed's:", ""]
     for v in variants:
-        if v == baseline:
+        if v == reference:
             continue
         pairs = sorted((r["seed"], r) for r in runs[v] if r["seed"] in base)
         parts = []
