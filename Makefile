@@ -1,6 +1,7 @@
 # make test   install everything into .venv (first time: 10-35 min on 2 cores, mostly mmcv's build), lint, run the tests
 # make demo   install, generate the bundled dataset, train and evaluate the detector (COCO mAP)
 # make test-cpu-capabilities  the float32 comparisons again under ATEN_CPU_CAPABILITY=default and avx2 (part of make test)
+# make test-torchvision   torchvision's detection models with our loss, in their own venv (part of make test)
 # make wheel-check        build the sdist and wheel, install the wheel into a fresh venv, use it from outside (part of make test)
 # make lint               ruff on the package, tools and tests (its own small venv; also part of make test)
 # make triton-aot-check   the Triton kernels compiled for sm_80/sm_90 (no GPU needed), every specialisation
@@ -24,7 +25,7 @@ CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shuti
 # empty (mmcv's default list) where none is. Override: TORCH_CUDA_ARCH_LIST=9.0 make install
 CUDA_ARCH := import torch; print('%d.%d' % torch.cuda.get_device_capability() if torch.cuda.is_available() else '')
 
-.PHONY: install test test-cpu-capabilities wheel-check lint triton-aot-check docs docs-serve demo benchmark check-torch-floor gpu-check clean
+.PHONY: install test test-cpu-capabilities test-torchvision wheel-check lint triton-aot-check docs docs-serve demo benchmark check-torch-floor gpu-check clean
 
 install: $(STAMP)
 
@@ -49,6 +50,20 @@ test: $(STAMP) lint
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-cpu-capabilities
 	$(MAKE) --no-print-directory wheel-check
+	$(MAKE) --no-print-directory test-torchvision
+
+# torchvision's detection models (imbalanced_losses.torchvision) in their own venv: no torchvision
+# build loads beside the CPU torch of .venv, torch 2.14.1 + torchvision 0.29.1 from the registry do
+# (CUDA builds that run on CPU; ~5.5 GB, 3-10 minutes to install; requirements/torchvision-test.txt).
+# The repository on PYTHONPATH; the rest of the suite skips these tests (no torchvision in .venv).
+TV_VENV := .venv-torchvision
+$(TV_VENV)/.installed: requirements/torchvision-test.txt
+	test -x $(TV_VENV)/bin/python || $(PYTHON) -m venv $(TV_VENV)
+	$(TV_VENV)/bin/pip install --quiet -r requirements/torchvision-test.txt
+	touch $@
+
+test-torchvision: $(TV_VENV)/.installed
+	PYTHONPATH=$(CURDIR) $(TV_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/torchvision_detection
 
 # The tests that compare float32 results across summation orders, again under CPU capabilities
 # other than the machine's own (AVX2 and AVX-512 split reductions differently: tests/README.md).

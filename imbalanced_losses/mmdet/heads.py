@@ -5,8 +5,8 @@ from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import cat_boxes, get_box_tensor
 
-from ..openmmlab.initializers import background_prior_bias
 from ..openmmlab.losses import OpenMMLabSoftmaxFocalLoss
+from ..priors import background_prior_bias
 
 
 @MODELS.register_module()

@@ -8,23 +8,15 @@ mmdet head's ``init_cfg`` can say::
 
     dict(type='BackgroundPrior', prior=0.1, background_class=-1, std=0.01, override=dict(name='fc_cls'))
 """
-import math
 
 import torch
 from mmengine.model.weight_init import BaseInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
+from ..priors import background_prior_bias
 from ..validators import is_int, is_real
 
 LAYERS = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
-
-
-def background_prior_bias(num_classes, prior, name="prior"):
-    """The background logit that gives p(background) = 1 - prior over zero foreground logits
-    (``name``: the argument's name in the error for a prior outside (0, 1))."""
-    if not is_real(prior) or not 0.0 < prior < 1.0:
-        raise ValueError(f"{name} must be a number in (0, 1), got {prior!r}")
-    return math.log(num_classes * (1.0 - prior) / prior)
 
 
 @WEIGHT_INITIALIZERS.register_module(name="BackgroundPrior")

@@ -16,7 +16,7 @@ from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from imbalanced_losses.mmdet import OpenMMLabSoftmaxFocalLoss  # noqa: E402  (registers it)
-from imbalanced_losses.openmmlab.initializers import background_prior_bias  # noqa: E402
+from imbalanced_losses.priors import background_prior_bias  # noqa: E402
 from paths import ROOT, STUDY
 from tolerances import approx_reordered, assert_close_reordered  # noqa: E402
 

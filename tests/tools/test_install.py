@@ -76,6 +76,7 @@ except ImportError as error:
     ("imbalanced_losses.mmdet", "mmdet", "mmdet"),
     ("imbalanced_losses.mmseg", "mmseg", "mmseg"),
     ("imbalanced_losses.openmmlab", "mmengine", "mmdet"),
+    ("imbalanced_losses.torchvision", "torchvision", "torchvision"),
 ])
 def test_codebase_package_without_its_codebase_names_the_extra_in_one_line(module, hidden, extra):
     result = subprocess.run([sys.executable, "-c", HIDE_AND_IMPORT, hidden, module], capture_output=True, text=True,

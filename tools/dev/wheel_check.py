@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXTRAS = {"mmdet", "mmseg", "study", "all", "test", "docs"}
+EXTRAS = {"mmdet", "mmseg", "study", "torchvision", "all", "test", "docs"}
 STANDIN = os.path.join(ROOT, "requirements", "standin-user-stack.txt")
 
 
@@ -73,6 +73,7 @@ def check_metadata(wheel):
     assert "mmsegmentation" not in by_extra["mmdet"] and "mmdet" not in by_extra["mmseg"], by_extra
     assert all("matplotlib" not in by_extra[e] for e in ("mmdet", "mmseg")), by_extra
     assert by_extra["all"] == by_extra["mmdet"] | by_extra["mmseg"] | by_extra["study"], by_extra
+    assert by_extra["torchvision"] == {"torchvision"}, by_extra  # not in all: it needs its own torch
     return metadata["Version"]
 
 
@@ -93,7 +94,8 @@ public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losse
           "imbalanced_losses.distributed", "imbalanced_losses.class_balance", "imbalanced_losses.frequency_groups",
           "imbalanced_losses.kernels", "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile",
           "imbalanced_losses.kernels.params", "imbalanced_losses.kernels.device_checks",
-          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops"]
+          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops", "imbalanced_losses.adjustments",
+          "imbalanced_losses.priors", "imbalanced_losses.validators"]
 if importlib.util.find_spec("triton") is not None:
     public.append("imbalanced_losses.kernels.triton_focal")
 for name in public:
@@ -101,7 +103,7 @@ for name in public:
     assert os.path.dirname(imbalanced_losses.__file__) in module.__file__, module.__file__
 print("imported:", ", ".join(public))
 for name, extra in [("imbalanced_losses.mmdet", "mmdet"), ("imbalanced_losses.mmseg", "mmseg"),
-                    ("imbalanced_losses.openmmlab", "mmdet")]:
+                    ("imbalanced_losses.openmmlab", "mmdet"), ("imbalanced_losses.torchvision", "torchvision")]:
     try:
         importlib.import_module(name)
     except ImportError as error:
