@@ -206,3 +206,24 @@ def test_bad_module_and_helper_arguments_are_named():
         logit_adjustment_offsets([1, 2], background_class=2)
     with pytest.raises(ValueError, match=r"class_counts must hold finite numbers >= 0, got nan at class 0"):
         logit_adjustment_offsets([float("nan"), 2])
+
+
+@pytest.mark.parametrize("accumulate", [False, True], ids=["given-counts", "accumulated-counts"])
+def test_a_training_step_with_every_term_compiles_to_one_graph(accumulate):
+    """Offsets, both Seesaw factors and the in-place count update trace without a graph break
+    (fullgraph) and give the eager values and counts."""
+    torch.manual_seed(0)
+    head = torch.nn.Linear(8, 6)
+    features, targets = torch.randn(32, 8), torch.randint(0, 6, (32,))
+    targets[::7] = -100
+
+    def build():
+        return SoftmaxFocalLoss(reduction="mean_positive", logit_offsets=torch.linspace(-1, 1, 6), seesaw_p=0.8,
+                                seesaw_q=2.0, class_counts=[50, 10, 5, 1, 0, 7], accumulate_counts=accumulate)
+    eager_loss, compiled_loss = build(), build()
+    expected = eager_loss(head(features), targets)
+    torch._dynamo.reset()
+    step = torch.compile(lambda x, y: compiled_loss(head(x), y), fullgraph=True, backend="eager")
+    value = step(features, targets)
+    torch.testing.assert_close(value, expected)
+    assert torch.equal(compiled_loss.class_counts, eager_loss.class_counts)
