@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 
 from cases import BACKENDS, DEVICE
 from imbalanced_losses import SoftmaxFocalLoss, logit_adjustment_offsets, softmax_focal_loss
+from imbalanced_losses.kernels import ops
 from reference import reference_focal_loss
 
 
@@ -208,6 +209,8 @@ def test_bad_module_and_helper_arguments_are_named():
         logit_adjustment_offsets([float("nan"), 2])
 
 
+@pytest.mark.skipif(not ops.CUSTOM_OPS, reason="torch without torch.library.custom_op: the loss runs as an "
+                    "autograd.Function there (tests/core/test_compiled_step.py skips alike)")
 @pytest.mark.parametrize("accumulate", [False, True], ids=["given-counts", "accumulated-counts"])
 def test_a_training_step_with_every_term_compiles_to_one_graph(accumulate):
     """Offsets, both Seesaw factors and the in-place count update trace without a graph break
