@@ -132,11 +132,12 @@ def plot_family(plots_dir, results_dir, spec, runs, classes, variants):
 
     ratios = time_ratios(results_dir, spec, runs, variants)
     if ratios:
+        timed = [v for v in variants if v in ratios]  # variants added after the timing rounds have none yet
         fig, ax = plt.subplots(figsize=(6, 3))
-        stats = [mean_std(ratios[v]) for v in variants]
-        ax.barh(range(len(variants)), [s[0] for s in stats], xerr=[s[1] for s in stats], capsize=3,
-                color=[colours[v] for v in variants])
-        ax.set_yticks(range(len(variants)), [VARIANTS[v].label for v in variants], fontsize=8)
+        stats = [mean_std(ratios[v]) for v in timed]
+        ax.barh(range(len(timed)), [s[0] for s in stats], xerr=[s[1] for s in stats], capsize=3,
+                color=[colours[v] for v in timed])
+        ax.set_yticks(range(len(timed)), [VARIANTS[v].label for v in timed], fontsize=8)
         ax.axvline(1.0, color="black", lw=0.6)
         ax.set_xlabel(f"training iteration time / {VARIANTS[spec.baseline].label}")
         fig.tight_layout()
