@@ -101,20 +101,20 @@ def seesaw_offsets(logits, index, valid, class_counts, p, q, background_class) -
     x = logits.detach()
     target = index.unsqueeze(1)
     class_axis = [1, num_classes] + [1] * (x.dim() - 2)  # a (C,) vector broadcast along dim 1
-    offsets = torch.zeros(x.shape, dtype=compute_dtype, device=x.device)
-    if p > 0:
+    offsets = torch.zeros(x.shape, dtype=compute_dtype, device=x.device) if p == 0 and q == 0 else None
+    if p > 0:  # (each term in place on its own fresh tensor: a few passes over N x C)
         log_counts = torch.log(class_counts.to(x.device, compute_dtype).clamp_min(1.0))
-        log_ratio = log_counts.view(class_axis) - log_counts[index].unsqueeze(1)  # log(N_j / N_y)
-        offsets = offsets + p * log_ratio.clamp_max(0.0)
+        offsets = (log_counts.view(class_axis) - log_counts[index].unsqueeze(1)).clamp_max_(0.0).mul_(p)
     if q > 0:
         log_s = torch.log_softmax(x, dim=1, dtype=compute_dtype)
-        log_s_y = log_s.gather(1, target).clamp_min(math.log(SEESAW_EPS))
-        offsets = offsets + q * (log_s - log_s_y).clamp_min(0.0)
+        log_s_y = log_s.gather(1, target).clamp_min_(math.log(SEESAW_EPS))
+        compensation = log_s.sub_(log_s_y).clamp_min_(0.0).mul_(q)  # log(s_j / s_y) where s_j > s_y
+        offsets = compensation if offsets is None else offsets.add_(compensation)
     column = torch.arange(num_classes, device=x.device).view(class_axis)
     keep = valid.unsqueeze(1) & (column != target)
     if 0 <= background_class < num_classes:
         keep = keep & (column != background_class) & (target != background_class)
-    return torch.where(keep, offsets, torch.zeros((), dtype=compute_dtype, device=x.device))
+    return offsets.masked_fill_(~keep, 0.0)
 
 
 def count_classes(targets, num_classes, ignore_index) -> Tensor:
