@@ -11,10 +11,11 @@ Data: ``--dataset shapes`` (the bundled layout: ``annotations/{train,val}.json``
 or ``coco`` (``annotations/instances_{train,val}2017.json``, ``{train,val}2017/``). Labels are the
 files' category ids, the background 0, as torchvision's detection models count them.
 Models (``--model``): ``retinanet_r18_fpn`` / ``fasterrcnn_r18_fpn`` (torchvision's heads and
-losses) and their ``_softmax`` variants (``softmax_retinanet`` / ``softmax_focal_roi_heads`` with
-``--gamma``): a ResNet-18 from scratch with a 64-channel FPN on strides 8-64 and anchors of 16-128
-px, for 128 px images. Writes ``metrics.json`` (COCO AP, AP50, AP75) and checkpoints (state dicts
-only: ``--resume`` loads them weights-only) to ``--output-dir``.
+losses) and their ``_softmax`` variants (``softmax_retinanet`` with alpha 0.75 for the background
+and 0.25 for the classes; ``softmax_focal_roi_heads``; ``--gamma``): a ResNet-18 from scratch with
+a 64-channel FPN on strides 8-64 and anchors of 16-128 px, for 128 px images. Writes
+``metrics.json`` (COCO AP, AP50, AP75) and checkpoints (state dicts only: ``--resume`` loads them
+weights-only) to ``--output-dir``.
 """
 import argparse
 import datetime
@@ -54,6 +55,9 @@ def get_args_parser():
     parser.add_argument("--wd", "--weight-decay", default=0.05, type=float, dest="weight_decay")
     parser.add_argument("--lr-steps", default=[16, 22], nargs="+", type=int, help="epochs where lr drops")
     parser.add_argument("--lr-gamma", default=0.1, type=float)
+    parser.add_argument("--warmup-iters", default=1000, type=int,
+                        help="linear warm-up from lr / 1000 over this many iterations of the first epoch (at most "
+                             "the epoch), as torchvision's references")
     parser.add_argument("--gamma", default=2.0, type=float, help="the softmax focal loss's gamma (_softmax models)")
     parser.add_argument("--size", default=128, type=int, help="images are resized to this (min and max) size")
     parser.add_argument("--print-freq", default=20, type=int)
@@ -92,7 +96,10 @@ def build_model(name, num_classes, size, gamma):
     common = dict(min_size=size, max_size=size)
     if name.startswith("retinanet"):
         model = RetinaNet(backbone, num_classes, anchor_generator=anchors, **common)
-        return softmax_retinanet(model, gamma=gamma) if name.endswith("_softmax") else model
+        if not name.endswith("_softmax"):
+            return model
+        # RetinaNet's balance (sigmoid focal's alpha 0.25), as our mmdet configs set it: background 0.75
+        return softmax_retinanet(model, gamma=gamma, alpha=[0.75] + [0.25] * (num_classes - 1))
     model = FasterRCNN(backbone, num_classes, rpn_anchor_generator=AnchorGenerator(
         tuple((s,) for s in (16, 32, 64, 128)), ((0.5, 1.0, 2.0),) * 4), **common)
     return softmax_focal_roi_heads(model, gamma=gamma) if name.endswith("_softmax") else model
@@ -102,9 +109,13 @@ def collate(batch):
     return tuple(zip(*batch))
 
 
-def train_one_epoch(model, optimizer, loader, device, epoch, print_freq, rank):
+def train_one_epoch(model, optimizer, loader, device, epoch, print_freq, rank, warmup_iters):
     model.train()
     start = time.time()
+    warmup = None
+    if epoch == 0 and warmup_iters > 0:  # as torchvision's references: a linear warm-up from lr / 1000
+        warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1e-3,
+                                                   total_iters=min(warmup_iters, len(loader) - 1))
     for step, (images, targets) in enumerate(loader):
         images = [image.to(device) for image in images]
         targets = [{k: v.to(device) for k, v in t.items() if k in ("boxes", "labels")} for t in targets]
@@ -115,6 +126,8 @@ def train_one_epoch(model, optimizer, loader, device, epoch, print_freq, rank):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if warmup is not None:
+            warmup.step()
         if rank == 0 and step % print_freq == 0:
             parts = ", ".join(f"{k} {v.item():.4f}" for k, v in losses.items())
             print(f"epoch {epoch} [{step}/{len(loader)}] loss {loss.item():.4f} ({parts}) "
@@ -183,7 +196,7 @@ def main(args):
         for epoch in range(first_epoch, args.epochs):
             if world_size > 1:
                 sampler.set_epoch(epoch)
-            train_one_epoch(model, optimizer, loader, device, epoch, args.print_freq, rank)
+            train_one_epoch(model, optimizer, loader, device, epoch, args.print_freq, rank, args.warmup_iters)
             scheduler.step()
             if rank == 0:
                 state = dict(model=core.state_dict(), optimizer=optimizer.state_dict(),
