@@ -17,13 +17,11 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from . import adjustments, distributed
+from . import distributed
 from .kernels import checks, ops
 from .kernels.checks import CheckPolicy
-from .kernels.eager import target_index
 from .kernels.params import CallPlan, Counts
 from .options import REDUCTIONS, LossOptions, check_int
-from .validators import check_flag
 
 __all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
            "softmax_focal_loss"]
@@ -53,49 +51,6 @@ def _as_alpha(alpha, check_values=True):
     elif check_values:
         checks.check_alpha_values(tensor)
     return tensor
-
-
-def _as_offsets(logit_offsets):
-    """Per-class logit offsets as a finite float32 tensor of shape (C,) (values read on the host)."""
-    return adjustments.per_class_values("logit_offsets", logit_offsets, torch.float32, nonnegative=False)
-
-
-def _check_adjustments(inputs, options, logit_offsets, class_counts):
-    num_classes = inputs.shape[1]
-    if logit_offsets is not None and logit_offsets.shape != (num_classes,):
-        raise ValueError(f"logit_offsets must have shape ({num_classes},) to match inputs' C = {num_classes}, "
-                         f"got {tuple(logit_offsets.shape)}")
-    if options.seesaw_p > 0 and class_counts is None:
-        raise ValueError(f"seesaw_p={options.seesaw_p} needs class_counts (C,): the training counts per class")
-    if options.seesaw and class_counts is not None and class_counts.shape != (num_classes,):
-        raise ValueError(f"class_counts must have shape ({num_classes},) to match inputs' C = {num_classes}, "
-                         f"got {tuple(class_counts.shape)}")
-
-
-def _adjusted_logits(inputs, targets, options, logit_offsets, class_counts):
-    """The logits the loss sees in training: ``inputs`` plus the per-class offsets and Seesaw's
-    ``log S_yj`` (``adjustments.py``), in the compute dtype; constants for the gradient."""
-    num_classes = inputs.shape[1]
-    adjusted = inputs.to(torch.promote_types(inputs.dtype, torch.float32))
-    if logit_offsets is not None:
-        shape = [1, num_classes] + [1] * (inputs.dim() - 2)
-        adjusted = adjusted + logit_offsets.to(inputs.device, adjusted.dtype).view(shape)
-    if options.seesaw:
-        valid, index = target_index(targets, num_classes, options.ignore_index)
-        adjusted = adjusted + adjustments.seesaw_offsets(inputs, index, valid, class_counts, options.seesaw_p,
-                                                         options.seesaw_q, options.background_class)
-    return adjusted
-
-
-def _accumulate_counts(count_into, inputs, targets, options, communicator):
-    num_classes = inputs.shape[1]
-    if count_into.shape != (num_classes,):
-        raise ValueError(f"class_counts must have shape ({num_classes},) to match inputs' C = {num_classes}, "
-                         f"got {tuple(count_into.shape)}")
-    counts = adjustments.count_classes(targets, num_classes, options.ignore_index)
-    if distributed.should_gather(options.gather_distributed, communicator):
-        communicator.all_reduce_sum(counts)  # every rank then reads the same factors
-    count_into.add_(counts.to(count_into.device))
 
 
 def _check_inputs(inputs, targets, alpha, options):
@@ -166,23 +121,14 @@ def _reduce(loss, counts, options, communicator):
 
 
 def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, communicator=distributed.TORCH,
-                            alpha_checked=True, weight_zero_ignores=False, targets_name="targets",
-                            logit_offsets=None, class_counts=None, count_into=None):
+                            alpha_checked=True, weight_zero_ignores=False, targets_name="targets"):
     """The loss for adapters (the OpenMMLab one): validate, plan, apply, reduce.
 
     ``options`` a ``LossOptions``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is
     False) or None; ``communicator`` what global statistics travel through; ``weight_zero_ignores``:
     positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
-    ``targets_name`` names the targets in error messages; ``logit_offsets`` and ``class_counts``
-    checked (C,) tensors or None (``adjustments.py``); ``count_into``: a (C,) float64 tensor that
-    this call's per-class counts of valid targets (summed across ranks with ``gather_distributed``)
-    are added to in place, before the Seesaw factors read ``class_counts``."""
+    ``targets_name`` names the targets in error messages."""
     targets = _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name)
-    if count_into is not None:
-        _accumulate_counts(count_into, inputs, targets, options, communicator)
-    if logit_offsets is not None or options.seesaw:
-        _check_adjustments(inputs, options, logit_offsets, class_counts)
-        inputs = _adjusted_logits(inputs, targets, options, logit_offsets, class_counts)
     plan = _plan(inputs, options, check_alpha=not alpha_checked)
     # The backend, the value checks and the math run inside one operator (kernels/ops.py)
     loss, counts = ops.focal_loss(inputs, targets, alpha, weight, plan)
@@ -195,9 +141,7 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
                        reduction: str = "mean", label_smoothing: float = 0.0,
                        ignore_index: int = -100, background_class: int = 0,
                        gather_distributed: Optional[bool] = None, weight: Optional[Tensor] = None,
-                       backend: str = "auto", compile: bool = False, sync_checks: bool = False,
-                       logit_offsets=None, seesaw_p: float = 0.0, seesaw_q: float = 0.0,
-                       class_counts=None) -> Tensor:
+                       backend: str = "auto", compile: bool = False, sync_checks: bool = False) -> Tensor:
     """Multiclass softmax focal loss.
 
     At every position whose target ``y`` is not ``ignore_index``, with ``eps = label_smoothing``::
@@ -239,36 +183,22 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
             a bad target is computed as ignored and the ValueError naming it is raised by the
             next call on that device (or by ``imbalanced_losses.raise_deferred_errors()``).
             On CPU the check is always immediate.
-        logit_offsets (Tensor | list[float] | None): per-class offsets ``b`` (C,) added to the logits
-            before the loss (training only: predict with the raw logits). Logit adjustment:
-            ``imbalanced_losses.logit_adjustment_offsets(counts, tau, background_class)``.
-        seesaw_p (float): Seesaw's mitigation exponent (0: off): for a position of class y, every
-            rarer class j (N_j < N_y in ``class_counts``) gets ``x_j + p * log(N_j / N_y)``.
-        seesaw_q (float): Seesaw's compensation exponent (0: off): every class j scored above y
-            (detached softmax, s_y clamped at 0.01) gets ``x_j + q * log(s_j / s_y)``.
-            ``background_class`` in [0, C) is exempt from both factors (its positions and its column).
-        class_counts (Tensor | list[float] | None): per-class training counts (C,), >= 0, for
-            ``seesaw_p`` (``SoftmaxFocalLoss(accumulate_counts=True)`` counts them while training).
 
     Returns:
         Tensor: the reduced loss (0-d) or, for 'none', per-position losses shaped like ``targets``.
 
-    The defaults are ``LossOptions``'s; ``logit_offsets`` and the Seesaw terms are
-    ``imbalanced_losses.adjustments``'s.
+    The defaults are ``LossOptions``'s.
     """
     options = LossOptions.from_arguments(
         compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
         background_class=background_class, gather_distributed=gather_distributed, backend=backend,
-        sync_checks=sync_checks, seesaw_p=seesaw_p, seesaw_q=seesaw_q)
+        sync_checks=sync_checks)
     alpha_checked = alpha is None or not isinstance(alpha, Tensor)  # a list is checked by _as_alpha
     if alpha is not None:
         # A tensor's values are checked inside the loss's operator, as the targets are (kernels/ops.py).
         alpha = _as_alpha(alpha, check_values=False)
     return focal_loss_with_options(inputs, targets, options=options, alpha=alpha, weight=weight,
-                                   alpha_checked=alpha_checked,
-                                   logit_offsets=None if logit_offsets is None else _as_offsets(logit_offsets),
-                                   class_counts=None if class_counts is None else adjustments.as_class_counts(
-                                       "class_counts", class_counts))
+                                   alpha_checked=alpha_checked)
 
 
 def _option(name):
@@ -298,14 +228,6 @@ class SoftmaxFocalLoss(nn.Module):
         backend (str): 'auto' | 'eager' | 'compile' | 'triton'.
         compile (bool): True is the older spelling of ``backend='compile'``.
         sync_checks (bool): check targets before computing on CUDA too (a host sync per call).
-        logit_offsets (Tensor | list[float] | None): per-class offsets (C,) added to the logits
-            in the loss (a buffer); see ``imbalanced_losses.logit_adjustment_offsets``.
-        seesaw_p (float): Seesaw's mitigation exponent (0: off; needs ``class_counts``).
-        seesaw_q (float): Seesaw's compensation exponent (0: off).
-        class_counts (Tensor | list[float] | None): per-class training counts (C,) (a float64 buffer).
-        accumulate_counts (bool): in training mode, add every call's counts of valid targets to
-            ``class_counts`` (summed across ranks under ``gather_distributed``) before the loss,
-            as mmdet's ``SeesawLoss`` does; start from ``class_counts=[0] * C``.
 
     The defaults are ``LossOptions``'s; see ``softmax_focal_loss`` for the exact semantics of
     every argument. The options are kept as one ``LossOptions`` (``options``); setting one of the
@@ -316,21 +238,13 @@ class SoftmaxFocalLoss(nn.Module):
                  label_smoothing: float = 0.0, ignore_index: int = -100,
                  background_class: int = 0,
                  gather_distributed: Optional[bool] = None, backend: str = "auto",
-                 compile: bool = False, sync_checks: bool = False, logit_offsets=None,
-                 seesaw_p: float = 0.0, seesaw_q: float = 0.0, class_counts=None,
-                 accumulate_counts: bool = False):
+                 compile: bool = False, sync_checks: bool = False):
         super().__init__()
         self._loss_options = LossOptions.from_arguments(
             compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
             background_class=background_class, gather_distributed=gather_distributed, backend=backend,
-            sync_checks=sync_checks, seesaw_p=seesaw_p, seesaw_q=seesaw_q)
+            sync_checks=sync_checks)
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
-        self.register_buffer("logit_offsets", None if logit_offsets is None else _as_offsets(logit_offsets).clone())
-        self.register_buffer("class_counts", None if class_counts is None else
-                             adjustments.as_class_counts("class_counts", class_counts).clone())
-        self.accumulate_counts = check_flag("accumulate_counts", accumulate_counts)
-        if accumulate_counts and class_counts is None:
-            raise ValueError("accumulate_counts=True needs class_counts to start from, e.g. class_counts=[0] * C")
 
     # The options, checked once at construction and checked again when one is set.
     gamma = _option("gamma")
@@ -341,8 +255,6 @@ class SoftmaxFocalLoss(nn.Module):
     gather_distributed = _option("gather_distributed")
     backend = _option("backend")
     sync_checks = _option("sync_checks")
-    seesaw_p = _option("seesaw_p")
-    seesaw_q = _option("seesaw_q")
 
     @property
     def options(self) -> LossOptions:
@@ -362,19 +274,10 @@ class SoftmaxFocalLoss(nn.Module):
             Tensor: the reduced loss (0-d, float32 at least) or, for 'none', per-position losses.
         """
         # Options and alpha were checked once, at construction.
-        return focal_loss_with_options(inputs, targets, options=self._loss_options, alpha=self.alpha, weight=weight,
-                                       **self._adjustments())
-
-    def _adjustments(self):
-        """The logit terms of a call: offsets, counts and, in training, where to count."""
-        counting = self.accumulate_counts and self.training
-        return dict(logit_offsets=self.logit_offsets, class_counts=self.class_counts,
-                    count_into=self.class_counts if counting else None)
+        return focal_loss_with_options(inputs, targets, options=self._loss_options, alpha=self.alpha, weight=weight)
 
     def extra_repr(self) -> str:
         return (f"gamma={self.gamma}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}, "
                 f"ignore_index={self.ignore_index}, background_class={self.background_class}, "
                 f"gather_distributed={self.gather_distributed}, backend={self.backend!r}"
-                + (", sync_checks=True" if self.sync_checks else "")
-                + (f", seesaw_p={self.seesaw_p}, seesaw_q={self.seesaw_q}" if self.options.seesaw else "")
-                + (", accumulate_counts=True" if self.accumulate_counts else ""))
+                + (", sync_checks=True" if self.sync_checks else ""))

@@ -26,8 +26,6 @@ class LossOptions:
         gather_distributed (bool | None): global statistics across torch.distributed ranks.
         backend (str): 'auto' | 'eager' | 'compile' | 'triton'.
         sync_checks (bool): check target values before computing on CUDA too (a host sync).
-        seesaw_p (float): Seesaw's mitigation exponent >= 0 (0: off; needs class counts).
-        seesaw_q (float): Seesaw's compensation exponent >= 0 (0: off).
     """
     gamma: float = 2.0
     reduction: str = "mean"
@@ -37,8 +35,6 @@ class LossOptions:
     gather_distributed: Optional[bool] = None
     backend: str = "auto"
     sync_checks: bool = False
-    seesaw_p: float = 0.0
-    seesaw_q: float = 0.0
 
     def __post_init__(self):
         gamma = check_real("gamma", self.gamma, "a real number >= 0")
@@ -52,12 +48,7 @@ class LossOptions:
         check_flag("gather_distributed", self.gather_distributed, allow_none=True)
         check_flag("sync_checks", self.sync_checks)
         kernels.check_name(self.backend)
-        seesaw = {}
-        for name in ("seesaw_p", "seesaw_q"):
-            seesaw[name] = check_real(name, getattr(self, name), "a finite real number >= 0")
-            if not 0 <= seesaw[name] < float("inf"):
-                raise ValueError(f"{name} must be a finite real number >= 0, got {getattr(self, name)!r}")
-        normalised = dict(gamma=gamma, label_smoothing=smoothing, **seesaw,
+        normalised = dict(gamma=gamma, label_smoothing=smoothing,
                           ignore_index=check_int("ignore_index", self.ignore_index),
                           background_class=check_int("background_class", self.background_class))
         for name, value in normalised.items():  # frozen: the checked, plain-typed values
@@ -78,11 +69,6 @@ class LossOptions:
     def replace(self, **changes):
         """A copy with ``changes``, checked again."""
         return dataclasses.replace(self, **changes)
-
-    @property
-    def seesaw(self):
-        """Whether Seesaw's factors are on (either exponent > 0)."""
-        return self.seesaw_p > 0 or self.seesaw_q > 0
 
     def kernel_params(self):
         """What every backend receives."""

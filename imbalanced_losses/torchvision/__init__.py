@@ -4,7 +4,9 @@
   classification head is a (K + 1)-way softmax, background at column 0, trained with our loss
   normalised by the global number of positive anchors (no per-image host sync);
 - ``SoftmaxFocalRoIHeads`` and ``softmax_focal_roi_heads(model, ...)``: Faster R-CNN RoI heads
-  whose box classification loss is ours.
+  whose box classification loss is ours;
+- ``coco_class_balanced_alpha(ann_file, ...)``: class-balanced alpha indexed by category id, the
+  background at 0, from a COCO-format training file.
 
 Neither imports an OpenMMLab package.
 """
@@ -14,8 +16,9 @@ if importlib.util.find_spec("torchvision") is None:
     raise ImportError("imbalanced_losses.torchvision needs torchvision, which is not installed: "
                       "pip install 'imbalanced-losses[torchvision]'")
 
+from .class_balance import coco_class_balanced_alpha  # noqa: E402
 from .retinanet import SoftmaxRetinaNetClassificationHead, softmax_retinanet  # noqa: E402
 from .roi_heads import SoftmaxFocalRoIHeads, softmax_focal_roi_heads  # noqa: E402
 
-__all__ = ["SoftmaxFocalRoIHeads", "SoftmaxRetinaNetClassificationHead", "softmax_focal_roi_heads",
-           "softmax_retinanet"]
+__all__ = ["SoftmaxFocalRoIHeads", "SoftmaxRetinaNetClassificationHead", "coco_class_balanced_alpha",
+           "softmax_focal_roi_heads", "softmax_retinanet"]

@@ -39,7 +39,7 @@ class SoftmaxRetinaNetClassificationHead(RetinaNetClassificationHead):
         loss (SoftmaxFocalLoss | None): the loss; None builds ``SoftmaxFocalLoss(**loss_options)``
             with defaults gamma 2.0, ``reduction='mean_positive'``, ``background_class=0``.
         **loss_options: options of ``SoftmaxFocalLoss`` (alpha, gamma, gather_distributed,
-            logit_offsets, seesaw_p, ...); ``background_class`` must stay 0.
+            label_smoothing, backend, ...); ``background_class`` must stay 0.
     """
 
     def __init__(self, in_channels, num_anchors, num_classes, background_prior=0.01, norm_layer=None, loss=None,

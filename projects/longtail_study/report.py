@@ -184,6 +184,12 @@ def family_markdown(results_dir, spec, runs, classes, variants, ratios):
         time_cell = cell(ratios[v], 2) if v in ratios else "n/a"
         metric_cells = " | ".join(cell([r["metrics"][m] for r in rs], digits) for m in task.metrics)
         lines.append(f"| {VARIANTS[v].label} | {len(rs)} | " + metric_cells + f" | {time_cell} |")
+    retired = [v for v in variants if VARIANTS[v].retired]
+    if retired:
+        lines += ["", "Removed from the code after these runs (an option that beats its family's best nowhere leaves "
+                      "the code; its rows stay): " + ", ".join(VARIANTS[v].label for v in retired)
+                  + "; their configs and the code that ran them are at commit "
+                  + ", ".join(f"`{c}`" for c in dict.fromkeys(VARIANTS[v].retired for v in retired)) + "."]
     if baseline in runs:
         lines += ["", f"Differences to {VARIANTS[baseline].label} (mean over seeds; the std of a difference of two "
                       "independent means is about sqrt(2) x the std above):", ""]

@@ -35,7 +35,7 @@ import time
 # The project's own modules, found beside this script (Python puts a script's folder on sys.path).
 from report import machine, report
 from tasks import QUICK_COMMON
-from variants import FAMILIES, SEEDS, VARIANTS
+from variants import FAMILIES, SEEDS, TRAINABLE, VARIANTS
 
 PROJECT = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(PROJECT))
@@ -183,7 +183,8 @@ def main():
                         help="after the runs, measure iteration times: ROUNDS interleaved rounds of one epoch "
                              "(segmentation: 100 iterations) per variant, back to back")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=TRAINABLE, default=TRAINABLE,
+                        help="(retired variants are reported from their records, not trained)")
     parser.add_argument("--results", default=RESULTS,
                         help="the records (runs/), timing files and conclusions (default: %(default)s)")
     parser.add_argument("--docs", default=DOCS, help="where study.md and the plots (study/) go (default: %(default)s)")

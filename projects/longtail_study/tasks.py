@@ -48,7 +48,7 @@ class DetectionTask:
 
     def class_statistics(self, data_dir):
         """name -> training images holding the class and its LVIS group (from the training split)."""
-        from imbalanced_losses.openmmlab.annotations import class_counts, groups_by_name
+        from imbalanced_losses.coco_annotations import class_counts, groups_by_name
         train = osp.join(data_dir, "annotations", "train.json")
         groups = groups_by_name(train)  # file order, as the counts
         images = class_counts(train, count="images")

@@ -89,9 +89,8 @@ def test_twin_configs_build_train_a_step_and_predict(config, seg_data):
     cfg = Config.fromfile(os.path.join(CONFIGS, config))
     for loss_cfg in [cfg.model.decode_head.loss_decode, cfg.model.auxiliary_head.loss_decode]:
         for loss in loss_cfg if isinstance(loss_cfg, list) else [loss_cfg]:
-            for key in ("alpha", "class_counts", "logit_offsets"):  # counts read from the label maps
-                if isinstance(loss.get(key), dict):
-                    loss[key].seg_map_dir = str(seg_data / "ann_dir" / "train")
+            if isinstance(loss.get("alpha"), dict):  # counts read from the label maps
+                loss.alpha.seg_map_dir = str(seg_data / "ann_dir" / "train")
     model = MODELS.build(cfg.model)
     model.train()
     images = [np.array(Image.open(seg_data / "img_dir" / "train" / f"{i:06d}.png")) for i in (1, 2)]

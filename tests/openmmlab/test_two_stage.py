@@ -44,10 +44,9 @@ def load_config(config_path, tmp_path):
     cfg = Config.fromfile(config_path)
     cfg.model.backbone.init_cfg = None  # nothing can be downloaded here
     loss_cls = cfg.model.roi_head.bbox_head.loss_cls
-    for key in ("alpha", "class_counts", "logit_offsets"):  # counts read from a file: a stand-in training file
-        if isinstance(loss_cls.get(key), dict):
-            num_classes = cfg.model.roi_head.bbox_head.num_classes
-            loss_cls[key].ann_file = fake_annotation_file(tmp_path / "train.json", num_classes)
+    if isinstance(loss_cls.get("alpha"), dict):  # counts read from a file: a stand-in training file
+        num_classes = cfg.model.roi_head.bbox_head.num_classes
+        loss_cls.alpha.ann_file = fake_annotation_file(tmp_path / "train.json", num_classes)
     return cfg
 
 
@@ -80,9 +79,7 @@ def test_two_stage_config_builds_trains_a_step_and_predicts(config_path, tmp_pat
     if head_cfg.loss_cls.type == "SoftmaxFocalLoss":
         assert isinstance(loss, OpenMMLabSoftmaxFocalLoss)
         assert loss.background_class == num_classes and loss.reduction == "mean_positive"
-        # K + 1 outputs, background last; K + 2 with Seesaw's objectness split (object, background last)
-        split = head_cfg.loss_cls.get("objectness_split", False)
-        assert model.roi_head.bbox_head.fc_cls.out_features == num_classes + (2 if split else 1)
+        assert model.roi_head.bbox_head.fc_cls.out_features == num_classes + 1  # background last
         if isinstance(head_cfg.loss_cls.alpha, dict):  # K + 1 weights, background (weight 1) last
             assert loss.alpha.shape == (num_classes + 1,) and loss.alpha[-1].item() == 1.0
             assert loss.alpha[0] > loss.alpha[num_classes - 1]  # class 0 has 1 instance, the last more

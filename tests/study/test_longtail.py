@@ -15,8 +15,8 @@ from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from imbalanced_losses import class_balanced_alpha  # noqa: E402
+from imbalanced_losses.coco_annotations import class_counts, frequency_groups  # noqa: E402
 from imbalanced_losses.mmdet import LongTailCocoMetric  # noqa: E402
-from imbalanced_losses.openmmlab.annotations import class_counts, frequency_groups  # noqa: E402
 from paths import ROOT, STUDY
 
 GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")
@@ -237,12 +237,10 @@ def test_run_study_quick_smoke_test(tmp_path):
     for name in ["per_class_ap.png", "group_ap.png", "loss_curves.png", "iteration_time.png"]:
         assert os.path.getsize(os.path.join(out, name)) > 1000, name
     runs = sorted(os.listdir(os.path.join(results, "runs")))
-    one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb", "softmax-focal-seesaw"]
+    one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"]
     two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
-                 "frcnn-softmax-focal-prior", "frcnn-softmax-focal-split", "frcnn-softmax-focal-split-seesaw",
-                 "frcnn-softmax-focal-prior-la"]
-    segmentation = ["seg-ce", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb", "seg-focal-seesaw",
-                    "seg-focal-la"]
+                 "frcnn-softmax-focal-prior"]
+    segmentation = ["seg-ce", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb"]  # retired ones not trained
     assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage + segmentation)
     for run in runs:
         record = json.load(open(os.path.join(results, "runs", run)))
@@ -297,6 +295,25 @@ def test_the_study_page_regenerates_byte_identically_from_the_committed_records(
     plots = sorted(os.listdir(tmp_path / "study"))
     assert plots == sorted(p for p in os.listdir(os.path.join(ROOT, "docs", "study")) if p.endswith(".png"))
     assert len(plots) == 12
+
+
+def test_retired_variants_are_reported_from_their_records_and_not_trained(tmp_path):
+    """Issue 36's levers left the code: their configs are gone, their records stay, the runner refuses them."""
+    sys.path.insert(0, STUDY)
+    try:
+        from variants import TRAINABLE, VARIANTS
+    finally:
+        sys.path.remove(STUDY)
+    retired = [name for name, variant in VARIANTS.items() if variant.retired]
+    assert len(retired) == 6 and not set(retired) & set(TRAINABLE)
+    for name in retired:
+        assert not os.path.exists(os.path.join(ROOT, VARIANTS[name].config)), name
+        assert os.path.exists(os.path.join(STUDY, "results", "runs", f"{name}_seed0.json")), name
+    result = subprocess.run([sys.executable, os.path.join(STUDY, "run_study.py"), "--variants", retired[0],
+                             "--work-root", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and f"invalid choice: '{retired[0]}'" in result.stderr
+    page = open(os.path.join(ROOT, "docs", "study.md")).read()
+    assert page.count("Removed from the code after these runs") == 3
 
 
 def test_annotation_helpers_reject_malformed_files(tmp_path):

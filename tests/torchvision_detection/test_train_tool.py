@@ -49,3 +49,28 @@ def test_two_processes_through_torchrun(tiny_data, tmp_path):
         launcher=(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"))
     metrics = json.load(open(tmp_path / "metrics.json"))
     assert metrics["world_size"] == 2 and 0.0 <= metrics["AP"] <= 1.0
+
+
+def test_class_balanced_alpha_from_the_training_file(tiny_data):
+    """--class-balanced-beta: the softmax models' loss gets coco_class_balanced_alpha of the training file."""
+    import importlib.util
+
+    import torch
+
+    from imbalanced_losses.torchvision import coco_class_balanced_alpha
+    spec = importlib.util.spec_from_file_location("tv_train_tool", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    ann_file = str(tiny_data / "annotations" / "train.json")
+    num_classes = max(json.load(open(ann_file))["categories"], key=lambda c: c["id"])["id"] + 1
+    retinanet = tool.build_model("retinanet_r18_fpn_softmax", num_classes, 128, 2.0, ann_file, 0.99)
+    expected = coco_class_balanced_alpha(ann_file, 0.99, mean=0.25, background_weight=0.75, num_classes=num_classes)
+    torch.testing.assert_close(retinanet.head.classification_head.loss.alpha, expected)
+    assert expected[0].item() == 0.75 and expected[1:].max() > 2 * expected[1:].min()  # not the default 0.25 each
+    faster = tool.build_model("fasterrcnn_r18_fpn_softmax", num_classes, 128, 2.0, ann_file, 0.99)
+    torch.testing.assert_close(faster.roi_heads.loss.alpha,
+                               coco_class_balanced_alpha(ann_file, 0.99, num_classes=num_classes))
+    result = subprocess.run([sys.executable, TOOL, "--data-path", str(tiny_data), "--model", "retinanet_r18_fpn",
+                             "--class-balanced-beta", "0.99", "--test-only"], capture_output=True, text=True,
+                            env=ENV, timeout=300)
+    assert result.returncode != 0 and "--class-balanced-beta is an option of the _softmax models" in result.stderr

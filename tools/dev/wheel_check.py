@@ -94,8 +94,8 @@ public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losse
           "imbalanced_losses.distributed", "imbalanced_losses.class_balance", "imbalanced_losses.frequency_groups",
           "imbalanced_losses.kernels", "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile",
           "imbalanced_losses.kernels.params", "imbalanced_losses.kernels.device_checks",
-          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops", "imbalanced_losses.adjustments",
-          "imbalanced_losses.priors", "imbalanced_losses.validators"]
+          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops",
+          "imbalanced_losses.priors", "imbalanced_losses.validators", "imbalanced_losses.coco_annotations"]
 if importlib.util.find_spec("triton") is not None:
     public.append("imbalanced_losses.kernels.triton_focal")
 for name in public:

@@ -12,7 +12,8 @@ or ``coco`` (``annotations/instances_{train,val}2017.json``, ``{train,val}2017/`
 files' category ids, the background 0, as torchvision's detection models count them.
 Models (``--model``): ``retinanet_r18_fpn`` / ``fasterrcnn_r18_fpn`` (torchvision's heads and
 losses) and their ``_softmax`` variants (``softmax_retinanet`` with alpha 0.75 for the background
-and 0.25 for the classes; ``softmax_focal_roi_heads``; ``--gamma``): a ResNet-18 from scratch with
+and 0.25 for the classes; ``softmax_focal_roi_heads``; ``--gamma``; ``--class-balanced-beta`` for
+class-balanced alpha from the training file): a ResNet-18 from scratch with
 a 64-channel FPN on strides 8-64 and anchors of 16-128 px, for 128 px images. Writes
 ``metrics.json`` (COCO AP, AP50, AP75) and checkpoints (state dicts only: ``--resume`` loads them
 weights-only) to ``--output-dir``.
@@ -36,7 +37,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.transforms import v2
 
-from imbalanced_losses.torchvision import softmax_focal_roi_heads, softmax_retinanet
+from imbalanced_losses.torchvision import coco_class_balanced_alpha, softmax_focal_roi_heads, softmax_retinanet
 
 MODELS = ("retinanet_r18_fpn", "retinanet_r18_fpn_softmax", "fasterrcnn_r18_fpn", "fasterrcnn_r18_fpn_softmax")
 LAYOUTS = {"shapes": ("annotations/{}.json", "{}"), "coco": ("annotations/instances_{}2017.json", "{}2017")}
@@ -59,6 +60,9 @@ def get_args_parser():
                         help="linear warm-up from lr / 1000 over this many iterations of the first epoch (at most "
                              "the epoch), as torchvision's references")
     parser.add_argument("--gamma", default=2.0, type=float, help="the softmax focal loss's gamma (_softmax models)")
+    parser.add_argument("--class-balanced-beta", default=None, type=float,
+                        help="_softmax models: class-balanced alpha from the training file with this beta (RetinaNet: "
+                             "mean 0.25 over the classes, 0.75 for the background; Faster R-CNN: mean 1)")
     parser.add_argument("--size", default=128, type=int, help="images are resized to this (min and max) size")
     parser.add_argument("--print-freq", default=20, type=int)
     parser.add_argument("--output-dir", default=".", help="checkpoints and metrics.json")
@@ -87,7 +91,7 @@ def dataset(args, split, train):
     return wrap_dataset_for_transforms_v2(coco, target_keys=("boxes", "labels", "image_id"))
 
 
-def build_model(name, num_classes, size, gamma):
+def build_model(name, num_classes, size, gamma, train_ann_file=None, class_balanced_beta=None):
     """A ResNet-18 (from scratch) with a 64-channel FPN on strides 8, 16, 32 (+ 64 by max-pool)."""
     backbone = BackboneWithFPN(resnet18(weights=None), return_layers={"layer2": "0", "layer3": "1", "layer4": "2"},
                                in_channels_list=[128, 256, 512], out_channels=64)
@@ -99,10 +103,16 @@ def build_model(name, num_classes, size, gamma):
         if not name.endswith("_softmax"):
             return model
         # RetinaNet's balance (sigmoid focal's alpha 0.25), as our mmdet configs set it: background 0.75
-        return softmax_retinanet(model, gamma=gamma, alpha=[0.75] + [0.25] * (num_classes - 1))
+        alpha = [0.75] + [0.25] * (num_classes - 1) if class_balanced_beta is None else coco_class_balanced_alpha(
+            train_ann_file, class_balanced_beta, mean=0.25, background_weight=0.75, num_classes=num_classes)
+        return softmax_retinanet(model, gamma=gamma, alpha=alpha)
     model = FasterRCNN(backbone, num_classes, rpn_anchor_generator=AnchorGenerator(
         tuple((s,) for s in (16, 32, 64, 128)), ((0.5, 1.0, 2.0),) * 4), **common)
-    return softmax_focal_roi_heads(model, gamma=gamma) if name.endswith("_softmax") else model
+    if not name.endswith("_softmax"):
+        return model
+    alpha = None if class_balanced_beta is None else coco_class_balanced_alpha(
+        train_ann_file, class_balanced_beta, num_classes=num_classes)
+    return softmax_focal_roi_heads(model, gamma=gamma, alpha=alpha)
 
 
 def collate(batch):
@@ -169,7 +179,11 @@ def main(args):
     os.makedirs(args.output_dir, exist_ok=True)
     train_set, val_set = dataset(args, "train", True), dataset(args, "val", False)
     num_classes = max(train_set.coco.getCatIds()) + 1  # category ids are the labels; 0 the background
-    model = build_model(args.model, num_classes, args.size, args.gamma).to(device)
+    if args.class_balanced_beta is not None and not args.model.endswith("_softmax"):
+        raise ValueError(f"--class-balanced-beta is an option of the _softmax models, not of {args.model}")
+    train_ann_file = os.path.join(args.data_path, LAYOUTS[args.dataset][0].format("train"))
+    model = build_model(args.model, num_classes, args.size, args.gamma, train_ann_file,
+                        args.class_balanced_beta).to(device)
     if world_size > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     core = model.module if world_size > 1 else model
