@@ -45,18 +45,21 @@ def label_categories(data, ann_file, classes=None):
     return [c for c in categories if c["name"] in set(classes)]
 
 
-def class_counts(ann_file, classes=None, count="instances"):
-    """Training samples per class in label order: non-crowd ``instances`` or ``images`` holding one."""
+def _check_count(count):
     if count not in COUNTS:
         raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
+
+
+def class_counts(ann_file, classes=None, count="instances"):
+    """Training samples per class in label order: non-crowd ``instances`` or ``images`` holding one."""
+    _check_count(count)
     data = load_coco(ann_file)
     return _counts(data, ann_file, label_categories(data, ann_file, classes), count)
 
 
 def counts_by_category_id(ann_file, count="instances"):
     """Training samples per category id of the file (every category, 0 for one without any)."""
-    if count not in COUNTS:
-        raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
+    _check_count(count)
     data = load_coco(ann_file)
     categories = data["categories"]
     ids = [c["id"] for c in categories]

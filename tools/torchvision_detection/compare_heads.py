@@ -44,12 +44,17 @@ def run(model, seed, results, train_args, threads):
     print(f"{model} seed {seed}: AP {metrics['AP']:.3f}", flush=True)
 
 
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def table(results, models, seeds):
     rows = ["| model | seeds | AP | AP50 | AP75 | AP per seed |", "|---|---|---|---|---|---|"]
     means = {}
     for model in models:
-        records = [json.load(open(record_path(results, model, s))) for s in seeds
-                   if os.path.exists(record_path(results, model, s))]
+        paths = [record_path(results, model, s) for s in seeds]
+        records = [load(path) for path in paths if os.path.exists(path)]
         if not records:
             continue
         cells = []
