@@ -2,7 +2,7 @@
 record per finished run, then a table of COCO AP (mean +- std over seeds) and a check of the stated floor.
 
     PYTHONPATH=$PWD .venv-torchvision/bin/python tools/torchvision_detection/compare_heads.py \\
-        --results docs/torchvision/runs --seeds 0 1 2 --jobs 2
+        --results tools/torchvision_detection/runs --seeds 0 1 2 --jobs 2
 
 Resumable: a run whose record exists is not trained again. Every other flag of ``train.py`` can follow
 ``--`` (the same for every run). Each run gets one thread per job (``OMP_NUM_THREADS``) so that ``--jobs``

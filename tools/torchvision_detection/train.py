@@ -179,8 +179,6 @@ def main(args):
     os.makedirs(args.output_dir, exist_ok=True)
     train_set, val_set = dataset(args, "train", True), dataset(args, "val", False)
     num_classes = max(train_set.coco.getCatIds()) + 1  # category ids are the labels; 0 the background
-    if args.class_balanced_beta is not None and not args.model.endswith("_softmax"):
-        raise ValueError(f"--class-balanced-beta is an option of the _softmax models, not of {args.model}")
     train_ann_file = os.path.join(args.data_path, LAYOUTS[args.dataset][0].format("train"))
     model = build_model(args.model, num_classes, args.size, args.gamma, train_ann_file,
                         args.class_balanced_beta).to(device)
@@ -230,4 +228,9 @@ def main(args):
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    parser = get_args_parser()
+    arguments = parser.parse_args()
+    if arguments.class_balanced_beta is not None and not arguments.model.endswith("_softmax"):
+        # a flag conflict: refused with the usage, before any process group or data is set up
+        parser.error(f"--class-balanced-beta is an option of the _softmax models, not of {arguments.model}")
+    main(arguments)
