@@ -4,9 +4,10 @@
 # make test-torchvision   torchvision's detection models with our loss, in their own venv (part of make test)
 # make wheel-check        build the sdist and wheel, install the wheel into a fresh venv, use it from outside (part of make test)
 # make lint               ruff on the package, tools and tests (its own small venv; also part of make test)
-# make triton-aot-check   the Triton kernels compiled for sm_80/sm_90 (no GPU needed), every specialisation
+# make triton-aot-check   the Triton kernels compiled for sm_80/89/90 (no GPU needed), every specialisation, two Tritons
 # make check-torch-floor  the core's tests on the oldest torch setup.cfg declares (a separate venv)
-# make gpu-check          on a CUDA machine: CUDA tests, GPU benchmark, a short detector run on CUDA
+# make gpu-check          on a CUDA machine: exactness tests, sanitizer, benchmark, detector run, then the
+#                         verification record that lets backend='auto' take the Triton kernels there
 # make docs / docs-serve  build the documentation site strictly into site/ / serve it on localhost:8000
 PYTHON ?= python3
 VENV ?= .venv
@@ -125,13 +126,24 @@ benchmark: $(STAMP)
 check-torch-floor:
 	bash tools/dev/check_torch_floor.sh
 
-# Every layout x dtype x option set x candidate tile compiled for sm_80 and sm_90 without a GPU
-# (make test runs the candidate tiles with the fullest option set: tests/kernels/test_triton_aot.py).
-triton-aot-check: $(STAMP)
-	$(PY) tools/dev/triton_aot_check.py --full
+# Every layout x dtype x option set x target dtype x candidate tile x narrow/WIDE offsets compiled for
+# sm_80, sm_89 and sm_90 without a GPU (make test runs its CI-sized part: tests/kernels/test_triton_aot.py),
+# with .venv's Triton and with the lowest Triton the package accepts (triton_focal.MIN_TRITON), in its own venv.
+TRITON_FLOOR ?= 3.6
+TRITON_FLOOR_VENV := .venv-triton-floor
+$(TRITON_FLOOR_VENV)/.installed: requirements/constraints.txt
+	test -x $(TRITON_FLOOR_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_FLOOR_VENV)
+	$(TRITON_FLOOR_VENV)/bin/pip install --quiet $(CONSTRAINTS) torch "numpy<2.4" "triton==$(TRITON_FLOOR).*"
+	touch $@
 
-gpu-check: $(STAMP)
-	PY=$(PY) bash tools/dev/gpu_check.sh
+triton-aot-check: $(STAMP) $(TRITON_FLOOR_VENV)/.installed
+	env -u TRITON_INTERPRET $(PY) tools/dev/triton_aot_check.py --full
+	env -u TRITON_INTERPRET PYTHONPATH=$(CURDIR) $(TRITON_FLOOR_VENV)/bin/python tools/dev/triton_aot_check.py --full --allow-spills
+
+# No install step: on a bare GPU machine it runs with python3 and the checkout on PYTHONPATH (the
+# detector run needs .venv's mmcv, built with its CUDA ops by make install, and is skipped without).
+gpu-check:
+	bash tools/dev/gpu_check.sh
 
 clean:
-	rm -rf $(VENV) $(LINT_VENV) .venv-torch-* work_dirs site *.egg-info dist build
+	rm -rf $(VENV) $(LINT_VENV) .venv-torch-* $(TV_VENV) $(TRITON_FLOOR_VENV) work_dirs site *.egg-info dist build

@@ -22,7 +22,7 @@ none imports the API.
 """
 import warnings
 
-from . import eager
+from . import eager, verification
 
 BACKENDS = ("auto", "eager", "compile", "triton")
 _triton_module = None
@@ -54,8 +54,9 @@ def check_name(backend):
 
 def select(backend, logits):
     """The backend to run for these logits. An explicit backend runs or raises; 'auto' takes
-    Triton for CUDA tensors in float32/16/bf16 where Triton runs our kernels, else eager (with one
-    warning where Triton was the choice but cannot run)."""
+    Triton for CUDA tensors in float32/16/bf16 on a GPU that a committed verification record
+    covers (``verification.py``), else eager (with one warning on CUDA that says why and names
+    ``backend='triton'``, the opt-in)."""
     global _auto_warned
     if backend == "eager":
         return eager.BACKEND
@@ -72,10 +73,15 @@ def select(backend, logits):
     reasons = _triton_reasons(logits)
     if not reasons and _triton_module.INTERPRETED:
         reasons = ["TRITON_INTERPRET=1 runs Triton kernels in Python"]
+    if not reasons:
+        unverified = verification.unverified_reason(verification.identity_of(logits.device),
+                                                    _triton_module.triton.__version__, verification.load_records())
+        reasons = [unverified] if unverified else []
     if reasons:
         if not _auto_warned:
             _auto_warned = True
-            warnings.warn(f"SoftmaxFocalLoss(backend='auto'): using the eager backend on CUDA because "
-                          f"{'; '.join(reasons)}", RuntimeWarning, stacklevel=4)
+            warnings.warn(f"SoftmaxFocalLoss(backend='auto'): using the eager backend on {logits.device} because "
+                          f"{'; '.join(reasons)}. backend='triton' opts in to the Triton kernels where they run",
+                          RuntimeWarning, stacklevel=4)
         return eager.BACKEND
     return _triton_module.BACKEND

@@ -12,6 +12,7 @@ Outside torch.compile, and on torch without ``custom_op``, the same two function
 ``autograd.Function`` (``FocalFunction``): the custom op's dispatch costs more per call than the
 compiler's view is worth there.
 """
+import collections
 from typing import NamedTuple, Optional, Tuple
 
 import torch
@@ -32,7 +33,7 @@ def run_forward(logits, targets, alpha, weight, plan: CallPlan, with_grad):
     backend = select(plan.backend, logits)
     num_classes, ignore_index = logits.shape[1], plan.params.ignore_index
     if alpha is not None:
-        alpha = alpha.to(logits.device)  # first: a deferred check flags it on the logits' device
+        alpha = alpha_on_device(alpha, logits.device)  # first: a deferred check flags it on the logits' device
     if plan.checks is CheckPolicy.DEFERRED:  # no host sync: a bad value is computed as ignored, raised later
         device_checks.raise_pending(logits.device)  # from an earlier call
         if not backend.checks_targets:  # the Triton kernels flag them as they read
@@ -47,6 +48,31 @@ def run_forward(logits, targets, alpha, weight, plan: CallPlan, with_grad):
     if plan.checks is CheckPolicy.DEFERRED:
         device_checks.after_call(logits.device, num_classes, ignore_index)
     return backend, result
+
+
+_ALPHA_COPIES = collections.OrderedDict()  # (device, dtype, values) -> alpha's copy on that device
+_ALPHA_COPIES_KEPT = 16
+
+
+def alpha_on_device(alpha, device):
+    """``alpha`` on the logits' device. A CPU alpha (a list, or a tensor the caller did not move) is
+    copied once per device and values, then reused: a copy from pageable host memory stalls the
+    host at every call, and a CUDA graph capture forbids it (call once before capturing)."""
+    if alpha.device == device or alpha.device.type != "cpu":
+        return alpha.to(device)
+    key = (str(device), alpha.dtype, tuple(alpha.tolist()))  # host values: reading them costs no device sync
+    copy = _ALPHA_COPIES.get(key)
+    if copy is None:
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            raise RuntimeError(f"alpha is on the CPU and was not used on {device} before this CUDA graph capture: "
+                               "its copy to the device cannot be captured; move alpha to the device, or run the "
+                               "step once before capturing")
+        copy = _ALPHA_COPIES[key] = alpha.to(device)
+        if len(_ALPHA_COPIES) > _ALPHA_COPIES_KEPT:
+            _ALPHA_COPIES.popitem(last=False)
+    else:
+        _ALPHA_COPIES.move_to_end(key)
+    return copy
 
 
 def loss_dtype(logits_dtype):

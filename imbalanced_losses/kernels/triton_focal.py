@@ -14,12 +14,13 @@ loss and of the two counts), and for the backward four float32 numbers: log-sum-
 coefficients a, c, t of the gradient ``a * softmax(x) + c`` with the target column ``t``.
 Targets outside [0, C) that are not ``ignore_index`` count as ignored and are written to a device
 flag (``device_checks``), as are negative or non-finite alpha values a valid target selects:
-no host sync. Finish kernel: the partial sums to (total, counts). Backward kernel: the gradient in
-one pass, in the input dtype.
+no host sync. The partial sums become (total, counts) in two torch reductions. Backward kernel:
+the gradient in one pass, in the input dtype.
 
 Compute is float32 (float64 input is refused: use the eager or compile backend); half inputs
 are read as they are and the gradient written in their dtype.
 """
+import contextlib
 import functools
 import math
 import os
@@ -29,26 +30,25 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from triton.language.extra import libdevice
 
 from . import device_checks
 from .params import BackwardParams, ForwardResult
+from .verification import version_prefix
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-MIN_TRITON = (3, 0)
+MIN_TRITON = (3, 6)  # the lowest Triton the ahead-of-time check compiles with (tools/dev/triton_aot_check.py)
 WIDE_OFFSETS_FROM = 2**31  # element offsets this large need int64 arithmetic in the kernels
 launches = 0  # kernel launches so far, so that tests can tell this backend ran
-
-
-def _version(text):
-    return tuple(int(part) for part in text.split("+")[0].split(".")[:2] if part.isdigit())
 
 
 def not_supported_reasons(logits):
     """Why this backend cannot run on these logits: an empty list where it can."""
     reasons = []
-    if _version(triton.__version__) < MIN_TRITON:
-        reasons.append(f"Triton {triton.__version__} is installed; these kernels need Triton >= 3.0")
+    if version_prefix(triton.__version__) < MIN_TRITON:
+        reasons.append(f"Triton {triton.__version__} is installed; these kernels need Triton >= "
+                       f"{'.'.join(map(str, MIN_TRITON))}")
     if logits.dtype not in DTYPES:
         reasons.append(f"it computes in float32 and takes float32, float16 or bfloat16 logits, got {logits.dtype} "
                        "(use backend='eager' or 'compile')")
@@ -73,11 +73,14 @@ COEF_TARGET_PLANE = tl.constexpr(3)
 NUM_PLANES = 4
 
 # The per-program partial sums of a reduced loss: PARTIAL_SLOTS float32 per program, summed by
-# the finish kernel into the total and the counts (``params.Counts``: valid, positive).
+# torch into the total and the counts (``params.Counts``: valid, positive; in this order).
 LOSS_SLOT = tl.constexpr(0)
 VALID_SLOT = tl.constexpr(1)
 POSITIVE_SLOT = tl.constexpr(2)
 PARTIAL_SLOTS = tl.constexpr(3)
+
+# libdevice (CUDA's math library) where the kernels are compiled; Triton's interpreter has none.
+LIBDEVICE = tl.constexpr(not INTERPRETED)
 
 # float32's smallest normal number (what eager's finfo(compute dtype).tiny is in float32).
 FLOAT32_TINY = tl.constexpr(torch.finfo(torch.float32).tiny)
@@ -85,11 +88,15 @@ FLOAT32_TINY = tl.constexpr(torch.finfo(torch.float32).tiny)
 
 @triton.jit
 def _expm1(x):
-    """exp(x) - 1 without cancellation near 0 (Kahan's trick; Triton has no expm1)."""
-    u = tl.exp(x)
-    um1 = u - 1.0
-    ratio = um1 * x / tl.log(u)
-    return tl.where(u == 1.0, x, tl.where(um1 == -1.0, -1.0, ratio))
+    """exp(x) - 1 without cancellation near 0: libdevice's on a GPU (``tl.log`` near 1 is an
+    approximation there); under the interpreter, which has no libdevice, Kahan's trick in numpy."""
+    if LIBDEVICE:
+        return libdevice.expm1(x)
+    else:
+        u = tl.exp(x)
+        um1 = u - 1.0
+        ratio = um1 * x / tl.log(u)
+        return tl.where(u == 1.0, x, tl.where(um1 == -1.0, -1.0, ratio))
 
 
 @triton.jit
@@ -114,6 +121,16 @@ def _class_offsets(c, stride_c, CLASS_CONTIGUOUS: tl.constexpr, WIDE: tl.constex
     else:
         offset = c * stride_c
     return offset
+
+
+@triton.jit
+def _plane_pointers(saved_ptr, position, P, PLANE: tl.constexpr, WIDE: tl.constexpr):
+    """Pointers to ``position`` (int64) in plane PLANE of the saved (NUM_PLANES, P) buffer: the
+    plane's start PLANE * P in int64 where the buffer reaches 2**31 elements (``_Launch`` sets
+    WIDE for that too), computed once per program (a scalar) before the per-position offsets."""
+    if WIDE:
+        P = P.to(tl.int64)  # never a constexpr here: P == 1 is not WIDE
+    return (saved_ptr + PLANE * P) + position
 
 
 @triton.jit
@@ -206,34 +223,16 @@ def focal_forward_kernel(
         g = gamma * p_t * ce * focal / tl.maximum(q, FLOAT32_TINY)
         coef_p = tl.where(valid, w * (focal + g), 0.0)
         coef_target = tl.where(valid, weighted_focal * (eps * (1.0 - 1.0 / C) - q - gamma * p_t * ce), 0.0)
-        plane = P  # saved is (NUM_PLANES, P), P = B * S (int64 where large; no .to(): an arg == 1 is a constexpr)
-        tl.store(saved_ptr + LSE_PLANE * plane + position, lse, mask=s_mask)  # also where ignored: exp(x - lse) <= 1
-        tl.store(saved_ptr + COEF_P_PLANE * plane + position, coef_p, mask=s_mask)
+        # saved is (NUM_PLANES, P), P = B * S
+        tl.store(_plane_pointers(saved_ptr, position, P, LSE_PLANE, WIDE), lse, mask=s_mask)  # also where ignored
+        tl.store(_plane_pointers(saved_ptr, position, P, COEF_P_PLANE, WIDE), coef_p, mask=s_mask)
         # coef_const is written even without smoothing (zeros, unread there): the buffer an op returns is defined
         if SMOOTHING:
             coef_const = tl.where(valid, weighted_focal * (-eps / C), 0.0)
         else:
             coef_const = tl.zeros([BLOCK_S], tl.float32)
-        tl.store(saved_ptr + COEF_CONST_PLANE * plane + position, coef_const, mask=s_mask)
-        tl.store(saved_ptr + COEF_TARGET_PLANE * plane + position, coef_target, mask=s_mask)
-
-
-@triton.jit
-def _finish_kernel(partial_ptr, total_ptr, counts_ptr, num_partials, BLOCK: tl.constexpr):
-    """Sum the per-program (loss, valid, positive) partials into total and counts = (valid, positive)."""
-    acc_loss = tl.zeros([BLOCK], tl.float32)
-    acc_valid = tl.zeros([BLOCK], tl.float32)
-    acc_positive = tl.zeros([BLOCK], tl.float32)
-    for start in range(0, num_partials, BLOCK):
-        i = start + tl.arange(0, BLOCK)
-        mask = i < num_partials
-        partial = partial_ptr + PARTIAL_SLOTS * i
-        acc_loss += tl.load(partial + LOSS_SLOT, mask=mask, other=0.0)
-        acc_valid += tl.load(partial + VALID_SLOT, mask=mask, other=0.0)
-        acc_positive += tl.load(partial + POSITIVE_SLOT, mask=mask, other=0.0)
-    tl.store(total_ptr, tl.sum(acc_loss, 0))
-    tl.store(counts_ptr, tl.sum(acc_valid, 0))
-    tl.store(counts_ptr + 1, tl.sum(acc_positive, 0))
+        tl.store(_plane_pointers(saved_ptr, position, P, COEF_CONST_PLANE, WIDE), coef_const, mask=s_mask)
+        tl.store(_plane_pointers(saved_ptr, position, P, COEF_TARGET_PLANE, WIDE), coef_target, mask=s_mask)
 
 
 @triton.jit
@@ -245,20 +244,21 @@ def focal_backward_kernel(
         POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
     pid, b, s, s_mask, rows, position, t = _program_positions(
         S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
-    plane = P
     t = tl.where((t >= 0) & (t < C) & (t != ignore_index), t, -1)  # -1 matches no column
     if SCALAR_GRAD:
         upstream = tl.load(grad_loss_ptr).to(tl.float32)
     else:
         upstream = tl.load(grad_loss_ptr + b.to(tl.int64) * upstream_stride_b + s.to(tl.int64) * upstream_stride_s,
                            mask=s_mask, other=0.0).to(tl.float32)
-    lse = tl.load(saved_ptr + LSE_PLANE * plane + position, mask=s_mask, other=0.0)
-    coef_p = upstream * tl.load(saved_ptr + COEF_P_PLANE * plane + position, mask=s_mask, other=0.0)
+    lse = tl.load(_plane_pointers(saved_ptr, position, P, LSE_PLANE, WIDE), mask=s_mask, other=0.0)
+    coef_p = upstream * tl.load(_plane_pointers(saved_ptr, position, P, COEF_P_PLANE, WIDE), mask=s_mask, other=0.0)
     if SMOOTHING:
-        coef_const = upstream * tl.load(saved_ptr + COEF_CONST_PLANE * plane + position, mask=s_mask, other=0.0)
+        coef_const = upstream * tl.load(_plane_pointers(saved_ptr, position, P, COEF_CONST_PLANE, WIDE), mask=s_mask,
+                                        other=0.0)
     else:
         coef_const = tl.zeros([BLOCK_S], tl.float32)
-    coef_target = upstream * tl.load(saved_ptr + COEF_TARGET_PLANE * plane + position, mask=s_mask, other=0.0)
+    coef_target = upstream * tl.load(_plane_pointers(saved_ptr, position, P, COEF_TARGET_PLANE, WIDE), mask=s_mask,
+                                     other=0.0)
 
     for c0 in range(0, C, BLOCK_C):
         c = c0 + tl.arange(0, BLOCK_C)
@@ -293,13 +293,16 @@ def candidate_tiles(num_classes, position_contiguous):
     beside the tile, so the tiles stay at 2048-4096 elements on 8 warps, 2048 where the class
     block loops: compiled for sm_80/sm_90 (tools/dev/triton_aot_check.py), 8192-element tiles at
     C = 81 spilled (255 registers, up to 3.6 KB of stack), and so did 2048 elements on 4 warps
-    (4 bytes on sm_80) and a looping 4 x 1024 tile at C = 1204 (4 bytes on sm_80)."""
+    (4 bytes on sm_80) and a looping 4 x 1024 tile at C = 1204 (4 bytes on sm_80). Where the
+    positions are contiguous, 4-warp tiles spilled 8 bytes with every option on (Triton 3.9:
+    512 x 2 WIDE on sm_80, 128 x 32 on sm_89), so those tiles run on 8 warps."""
     c_pow2 = triton.next_power_of_2(num_classes)
     tiles = {_tiles(num_classes, position_contiguous)}
     if position_contiguous:
         for block_c in {min(c_pow2, 16), min(c_pow2, 32)}:
             for block_s in (128, 256, 512):
-                tiles.update((block_s, block_c, warps) for warps in (4, 8) if block_s * block_c <= 8192)
+                if block_s * block_c <= 8192:
+                    tiles.add((block_s, block_c, 8))
     else:
         for block_c in {min(c_pow2, 4096), min(c_pow2, 1024)}:
             for size in (2048, 4096) if block_c >= num_classes else (2048,):
@@ -349,19 +352,19 @@ class _Launch:
         self.position_contiguous = not self.class_contiguous and (stride_s == 1 or self.num_s == 1)
         self.tiles = candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else (
             _tiles(self.num_classes, self.position_contiguous),)
-        # int32 offsets unless the elements the view can address reach 2**31 (strides and tiles included)
-        span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
-        largest_s = max(s for s, _, _ in self.tiles)
-        largest_c = max(c for _, c, _ in self.tiles)
-        self.wide = span + largest_s * max(stride_s, 1) + largest_c * max(stride_c, 1) >= WIDE_OFFSETS_FROM
+        self.wide = needs_wide_offsets(view, self.tiles)
         self.max_programs = self.programs(min(s for s, _, _ in self.tiles))
+        if PARTIAL_SLOTS.value * self.max_programs >= 2**31:  # int32 partial offsets (an int64 pid spilled on sm_90)
+            raise ValueError(f"logits of shape {tuple(view.shape)} as (B, C, S) need {self.max_programs} programs, "
+                             "more than the Triton backend's partial sums address; use backend='eager'")
 
     def programs(self, block_s):
         return self.num_b * triton.cdiv(self.num_s, block_s)
 
     def run(self, kernel, pointers, scalars, **constexprs):
-        """Launch ``kernel(*pointers, <shape and strides of the view>, *scalars)`` over every position;
-        returns the number of programs that ran."""
+        """Launch ``kernel(*pointers, <shape and strides of the view>, *scalars)`` over every position,
+        on the view's device (Triton launches on the current one); returns the number of programs
+        that ran."""
         global launches
         if not self.max_programs:
             return 0
@@ -371,17 +374,46 @@ class _Launch:
         constexprs.update(CLASS_CONTIGUOUS=self.class_contiguous, POSITION_CONTIGUOUS=self.position_contiguous,
                           WIDE=self.wide)
         launches += 1
-        if AUTOTUNE:
-            tuned = _tuned_kernel(kernel, self.tiles)
-            tuned[lambda meta: (self.programs(meta["BLOCK_S"]),)](*args, **constexprs)
-            return self.programs(tuned.best_config.kwargs["BLOCK_S"])
-        block_s, block_c, num_warps = self.tiles[0]
-        kernel[(self.programs(block_s),)](*args, **constexprs, BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps)
-        return self.programs(block_s)
+        ran = []  # the grid of the launch that ran last: this call's own (not the autotuner's shared best_config)
+
+        def grid(meta):
+            ran.append(self.programs(meta["BLOCK_S"]))
+            return (ran[-1],)
+        with device_guard(view.device):
+            if AUTOTUNE:
+                _tuned_kernel(kernel, self.tiles)[grid](*args, **constexprs)
+            else:
+                block_s, block_c, num_warps = self.tiles[0]
+                kernel[grid](*args, **constexprs, BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps)
+        return ran[-1]
+
+
+def device_guard(device):
+    """Make ``device`` current for a launch: Triton launches on the current CUDA device and its stream."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def needs_wide_offsets(view, tiles):
+    """Whether an element offset of a launch over the (B, C, S) ``view`` can reach 2**31: the logits
+    (and the gradient, laid out alike), with strides and the tiles' overhang included, or the saved
+    (NUM_PLANES, B * S) buffer. Per-position buffers (targets, weight, loss, upstream gradient) are
+    addressed in int64 always."""
+    _, stride_c, stride_s = view.stride()
+    span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
+    largest_s = max(s for s, _, _ in tiles)
+    largest_c = max(c for _, c, _ in tiles)
+    logits_end = span + largest_s * max(stride_s, 1) + largest_c * max(stride_c, 1)
+    saved_end = NUM_PLANES * view.shape[0] * view.shape[2]
+    return max(logits_end, saved_end) >= WIDE_OFFSETS_FROM
+
+
+def device_alpha(alpha, device):
+    """``alpha`` as the kernels read it: a contiguous float32 tensor on ``device`` (the kernel reads
+    ``alpha_ptr + target``: a strided or expanded view would be read wrongly)."""
+    return alpha.to(device=device, dtype=torch.float32).contiguous()
 
 
 def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
-    global launches
     view = _as_bcs(logits)
     if view is None:
         logits = logits.contiguous()
@@ -389,6 +421,8 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
     launch = _Launch(view)
     device = logits.device
     targets_bs = _per_position(targets, logits.dim())
+    if alpha is not None:
+        alpha = device_alpha(alpha, device)
     if weight is not None:
         weight = _per_position(weight.detach(), logits.dim()).contiguous()
         weight = weight if weight.is_floating_point() else weight.float()
@@ -412,12 +446,9 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
         HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SMOOTHING=smoothing, WITH_GRAD=with_grad,
         REDUCE=reduce)
     count = None
-    if reduce:
-        new = torch.empty if programs else torch.zeros  # the finish kernel writes them (no fill kernels)
-        loss, count = new((), dtype=torch.float32, device=device), new(2, dtype=torch.float32, device=device)
-        if programs:
-            _finish_kernel[(1,)](partial, loss, count, programs, BLOCK=1024, num_warps=4)
-            launches += 1
+    if reduce:  # the partials of the programs that ran, summed by torch (a parallel, deterministic reduction)
+        partial = partial[:programs]
+        loss, count = partial[:, LOSS_SLOT.value].sum(), partial[:, VALID_SLOT.value:].sum(0)
     return ForwardResult(loss, count, None if saved is None else TritonSaved(saved))
 
 

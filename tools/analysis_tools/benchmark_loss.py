@@ -221,6 +221,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory runs")
+    parser.add_argument("--json", help="also write the rows to this file (make gpu-check puts them in its record)")
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -247,6 +248,7 @@ def main():
     skipped = [n for n in ("kornia focal_loss", "torchvision sigmoid_focal_loss") if n not in names]
     if skipped:
         print(f"not importable here, rows skipped: {', '.join(skipped)}")
+    rows = []
     for key in args.shapes:
         shape, label = SHAPES[key]
         times, first = time_variants(shape, args.device, names, args.rounds, DTYPES[args.dtype])
@@ -265,6 +267,9 @@ def main():
                    f"{memory[name] / memory[SAME_OPTIONS]:.2f}" if memory else "- | - | -")
             print(f"| {name} | {times[name] * 1e3:.3f} ms | {times[name] / times[BASELINE]:.2f} | "
                   f"{times[name] / times[SAME_OPTIONS]:.2f} | {mem} | {launched.get(name, '-')} |")
+            rows.append(dict(shape=key, dtype=args.dtype, variant=name, median_ms=round(times[name] * 1e3, 4),
+                             time_over_plain_ce=round(times[name] / times[BASELINE], 3),
+                             cuda_kernels=launched.get(name)))
         if cuda:
             copy = times["copy of the logits"]
             print(f"| copy of the logits (bandwidth floor) | {copy * 1e3:.3f} ms | {copy / times[BASELINE]:.2f} "
@@ -273,6 +278,9 @@ def main():
             if name in first:
                 print(f"first call of {name} (includes compiling; later shapes reuse it): {first[name]:.1f} s")
     communication_table()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(header=f"{versions}, {args.dtype}, {args.rounds} rounds", rows=rows), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -17,4 +17,5 @@ PYTHONPATH="$PWD" "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
   tests/core/test_focal_loss.py tests/core/test_bad_inputs.py tests/core/test_options.py \
   tests/core/test_class_balance.py tests/core/test_device_checks.py \
   tests/core/test_distributed.py tests/kernels/test_backends.py tests/kernels/test_compile_backend.py \
+  tests/kernels/test_backend_policy.py \
   tests/docs/test_readme_examples.py

@@ -8,11 +8,15 @@ registers and the stack (spills) of the cubin. Each specialisation is built as t
 build it on a GPU: the same argument types, the same constexprs (a stride of 1 is a constexpr),
 16-byte-aligned pointers.
 
-    python tools/dev/triton_aot_check.py         # every candidate tile, the fullest option set (make test runs it)
-    python tools/dev/triton_aot_check.py --full  # ... and every option set (make triton-aot-check)
+    python tools/dev/triton_aot_check.py         # CI-sized: what users run, every tile (make test runs it)
+    python tools/dev/triton_aot_check.py --full  # every layout, dtype, option set, target dtype (make triton-aot-check)
 
-It fails (exit 1) on a compile error or a spill, listing them. Run it without TRITON_INTERPRET
-(the interpreter replaces the kernels' JIT functions).
+For sm_80, sm_89 and sm_90; C in {2, 19, 81, 150, 1204}, both layouts; narrow and WIDE (64-bit)
+offsets; int64, int32 and uint8 targets (``specialisations`` says which part runs what). It fails
+(exit 1) on a compile error, a spill or shared memory past the architecture's limit, listing them,
+and prints a table per architecture. ``make triton-aot-check`` runs ``--full`` with the Triton of
+``.venv`` and with the lowest Triton the package accepts (``triton_focal.MIN_TRITON``, its own
+venv). Run it without TRITON_INTERPRET (the interpreter replaces the kernels' JIT functions).
 """
 import argparse
 import itertools
@@ -34,49 +38,56 @@ from triton.compiler import ASTSource  # noqa: E402
 
 from imbalanced_losses.kernels import triton_focal  # noqa: E402
 
-ARCHS = (80, 90)
-# (name, num_classes, position_contiguous): detector rows (COCO's 81, LVIS's 1204 classes, classes
-# contiguous) and a segmentation map (Cityscapes' 19 classes, NCHW: positions contiguous).
-LAYOUTS = (("rows_c81", 81, False), ("rows_c1204", 1204, False), ("nchw_c19", 19, True))
-DTYPES = ("fp32", "bf16")
-# Forward option sets: what a detector (alpha, smoothing, mean_positive), a segmentor (weight,
-# mean) and a per-position call ('none', no gradient) switch on.
-FORWARD_OPTIONS = (
-    dict(HAS_ALPHA=True, HAS_WEIGHT=False, SMOOTHING=True, WITH_GRAD=True, REDUCE=True),
-    dict(HAS_ALPHA=False, HAS_WEIGHT=True, SMOOTHING=False, WITH_GRAD=True, REDUCE=True),
-    dict(HAS_ALPHA=True, HAS_WEIGHT=True, SMOOTHING=True, WITH_GRAD=False, REDUCE=False),
-)
-BACKWARD_OPTIONS = (dict(SMOOTHING=True, SCALAR_GRAD=True), dict(SMOOTHING=False, SCALAR_GRAD=False))
+ARCHS = (80, 89, 90)
+# Shared memory a block may use (opt-in maximum), per architecture: A100, L4/L40/RTX 4090, H100/H200.
+SHARED_LIMITS = {80: 163 * 1024, 89: 99 * 1024, 90: 227 * 1024}
+CLASS_COUNTS = (2, 19, 81, 150, 1204)  # binary, Cityscapes, COCO + background, ADE20K, LVIS + background
+# (name, num_classes, position_contiguous): rows (N, C) and channels-last maps have the classes
+# contiguous; NCHW maps the positions.
+LAYOUTS = tuple((f"{'nchw' if nchw else 'rows'}_c{c}", c, nchw) for c in CLASS_COUNTS for nchw in (False, True))
+# What users run: detector rows at COCO's and LVIS's C, segmentation maps at Cityscapes' and ADE20K's,
+# binary both ways (the CI-sized part compiles these with every candidate tile).
+NATURAL_LAYOUTS = tuple(layout for layout in LAYOUTS
+                        if layout[1] == 2 or layout[2] == (layout[1] in (19, 150)))
+DTYPES = ("fp32", "bf16", "fp16")
+TARGET_TYPES = ("i64", "i32", "u8")  # int64, int32 and uint8 targets (the kernels read any integer dtype)
+FORWARD_FLAGS = ("HAS_ALPHA", "HAS_WEIGHT", "SMOOTHING", "WITH_GRAD", "REDUCE")
+BACKWARD_FLAGS = ("SMOOTHING", "SCALAR_GRAD")
+FORWARD_OPTIONS = tuple(dict(zip(FORWARD_FLAGS, bits)) for bits in itertools.product((True, False), repeat=5))
+BACKWARD_OPTIONS = tuple(dict(zip(BACKWARD_FLAGS, bits)) for bits in itertools.product((True, False), repeat=2))
+# The option set that keeps the most values live (first: all on) and the fewest (last: all off).
+FULLEST, LEANEST = 0, -1
 INT_ARGS = {"S", "C", "P", "stride_b", "stride_s", "stride_c", "stride_tb", "stride_ts", "upstream_stride_b",
-            "upstream_stride_s", "ignore_index", "background_class", "num_partials"}
+            "upstream_stride_s", "ignore_index", "background_class"}
 FLOAT_ARGS = {"gamma", "eps"}
 CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
 
 
-def pointer_types(kernel_name, dtype, options):
+def pointer_types(kernel_name, dtype, options, targets="i64"):
     """The element type of each pointer argument, as the launches in triton_focal pass them."""
     flags = "*i64"  # device_checks' flags stand in for a pointer that a constexpr switches off
     if kernel_name == "focal_forward_kernel":
-        return dict(logits_ptr=f"*{dtype}", targets_ptr="*i64",
+        return dict(logits_ptr=f"*{dtype}", targets_ptr=f"*{targets}",
                     alpha_ptr="*fp32" if options["HAS_ALPHA"] else flags,
                     weight_ptr="*fp32" if options["HAS_WEIGHT"] else flags,
                     loss_ptr=flags if options["REDUCE"] else "*fp32",
                     partial_ptr="*fp32" if options["REDUCE"] else flags,
                     saved_ptr="*fp32" if options["WITH_GRAD"] else flags, flags_ptr=flags)
-    return dict(logits_ptr=f"*{dtype}", grad_ptr=f"*{dtype}", targets_ptr="*i64", saved_ptr="*fp32",
+    return dict(logits_ptr=f"*{dtype}", grad_ptr=f"*{dtype}", targets_ptr=f"*{targets}", saved_ptr="*fp32",
                 grad_loss_ptr="*fp32")
 
 
-def source(kernel, dtype, num_classes, position_contiguous, options, block_s, block_c):
-    """The ASTSource the JIT would build for this launch (a stride of 1 becomes a constexpr)."""
+def source(kernel, dtype, num_classes, position_contiguous, options, block_s, block_c, wide=False, targets="i64"):
+    """The ASTSource the JIT would build for this launch (a stride of 1 becomes a constexpr; WIDE
+    launches get int64 sizes where they reach 2**31, here P, the saved buffer's plane)."""
     names = kernel.arg_names
     constexprs = dict(options, CLASS_CONTIGUOUS=not position_contiguous, POSITION_CONTIGUOUS=position_contiguous,
-                      WIDE=False, BLOCK_S=block_s, BLOCK_C=block_c)
+                      WIDE=wide, BLOCK_S=block_s, BLOCK_C=block_c)
     ones = {"stride_s"} if position_contiguous else {"stride_c"}  # the contiguous axis of the logits
     ones.add("stride_ts")  # targets as (B, S) are contiguous along S
     if not options.get("SCALAR_GRAD", True):
         ones.add("upstream_stride_s")  # so is a per-position upstream gradient
-    pointers = pointer_types(kernel.fn.__name__, dtype, options)
+    pointers = pointer_types(kernel.fn.__name__, dtype, options, targets)
     signature, values = {}, {}
     for name in names:
         if name in pointers:
@@ -84,7 +95,7 @@ def source(kernel, dtype, num_classes, position_contiguous, options, block_s, bl
         elif name in ones:
             signature[name], values[name] = "constexpr", 1
         elif name in INT_ARGS:
-            signature[name] = "i32"
+            signature[name] = "i64" if wide and name == "P" else "i32"
         elif name in FLOAT_ARGS:
             signature[name] = "fp32"
         else:
@@ -94,17 +105,36 @@ def source(kernel, dtype, num_classes, position_contiguous, options, block_s, bl
 
 
 def specialisations(full):
-    kernels = ((triton_focal.focal_forward_kernel, FORWARD_OPTIONS),
-               (triton_focal.focal_backward_kernel, BACKWARD_OPTIONS))
+    """(name, ASTSource, num_warps) of each specialisation to compile.
+
+    CI-sized (``make test``): the natural layouts (NATURAL_LAYOUTS) in bf16 with every candidate
+    tile, the fullest option set, narrow and WIDE offsets; fp32 with the default tile.
+    ``full`` (``make triton-aot-check``): every layout and dtype with every candidate tile, the
+    fullest and the leanest option sets, narrow and WIDE; every option set and target dtype with
+    the default tile."""
+    kernels = ((triton_focal.focal_forward_kernel, FORWARD_OPTIONS), (triton_focal.focal_backward_kernel,
+                                                                      BACKWARD_OPTIONS))
+    seen = set()
     for (layout, num_classes, position_contiguous), dtype, (kernel, option_sets) in itertools.product(
-            LAYOUTS, DTYPES, kernels):
+            LAYOUTS if full else NATURAL_LAYOUTS, DTYPES if full else DTYPES[:2], kernels):
         tiles = triton_focal.candidate_tiles(num_classes, position_contiguous)  # the default among them
-        if not full:  # every tile autotuning can pick, with the option set that keeps the most values live
-            option_sets = option_sets[:1]
-        for options, (block_s, block_c, num_warps) in itertools.product(option_sets, tiles):
-            name = (f"{kernel.fn.__name__} {layout} {dtype} {block_s}x{block_c} warps={num_warps} "
-                    + ",".join(k for k, v in options.items() if v))
-            yield name, source(kernel, dtype, num_classes, position_contiguous, options, block_s, block_c), num_warps
+        default = triton_focal._tiles(num_classes, position_contiguous)
+        every_tile = full or dtype == "bf16"
+        runs = [(options, tile, wide, "i64") for options in ((option_sets[FULLEST], option_sets[LEANEST]) if full
+                                                                else (option_sets[FULLEST],))
+                for tile in (tiles if every_tile else (default,)) for wide in (False, True)]
+        if full:
+            runs += [(options, default, False, "i64") for options in option_sets]
+            runs += [(option_sets[FULLEST], default, wide, targets)
+                     for targets in TARGET_TYPES for wide in (False, True)]
+        for options, (block_s, block_c, num_warps), wide, targets in runs:
+            name = (f"{kernel.fn.__name__} {layout} {dtype} {block_s}x{block_c} warps={num_warps}"
+                    f"{' WIDE' if wide else ''} targets={targets} " + ",".join(k for k, v in options.items() if v))
+            if name in seen:
+                continue
+            seen.add(name)
+            yield name, source(kernel, dtype, num_classes, position_contiguous, options, block_s, block_c, wide,
+                               targets), num_warps
 
 
 def resource_usage(cubin, folder):
@@ -128,26 +158,56 @@ def check(full=False, archs=ARCHS):
                 failures.append(f"{label}: compile error: {type(error).__name__}: {str(error).splitlines()[0]}")
                 continue
             usage = resource_usage(compiled.asm["cubin"], folder)
-            rows.append((label, usage))
+            usage["SHARED"] = max(usage.get("SHARED", 0), int(getattr(compiled.metadata, "shared", 0) or 0))
+            rows.append((arch, label, usage))
             if usage.get("STACK", 0) or usage.get("LOCAL", 0):
                 failures.append(f"{label}: spills ({usage})")
+            if usage["SHARED"] > SHARED_LIMITS[arch]:
+                failures.append(f"{label}: {usage['SHARED']} bytes of shared memory, sm_{arch} has "
+                                f"{SHARED_LIMITS[arch]}")
     return rows, failures
+
+
+def summary(rows, failures, archs=ARCHS):
+    """A markdown table per architecture: specialisations, registers, spills, shared memory."""
+    lines = [f"Triton {triton.__version__}", "",
+             "| arch | specialisations | registers (max) | spills | shared memory (max) / limit |",
+             "|---|---|---|---|---|"]
+    for arch in archs:
+        usages = [usage for a, _, usage in rows if a == arch]
+        spills = sum(1 for f in failures if f.startswith(f"sm_{arch} ") and "spills" in f)
+        if usages:
+            lines.append(f"| sm_{arch} | {len(usages)} | {max(u.get('REG', 0) for u in usages)} | {spills} | "
+                         f"{max(u['SHARED'] for u in usages)} B / {SHARED_LIMITS[arch] // 1024} KB |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="every option set and candidate tile")
+    parser.add_argument("--full", action="store_true", help="every layout, dtype, option set and target dtype")
     parser.add_argument("--verbose", action="store_true", help="print every specialisation's resource usage")
+    parser.add_argument("--allow-spills", action="store_true",
+                        help="list spills as findings without failing (make triton-aot-check's run of the lowest "
+                             "Triton: its ptxas spills where the pinned one does not)")
     args = parser.parse_args()
     start = time.monotonic()
     rows, failures = check(args.full)
-    for label, usage in rows if args.verbose else ():
+    spills = [f for f in failures if ": spills (" in f]
+    if args.allow_spills:
+        failures = [f for f in failures if f not in spills]
+    for _, label, usage in rows if args.verbose else ():
         print(f"{label}: {usage}")
-    print(f"{len(rows)} specialisations compiled for {', '.join(f'sm_{a}' for a in ARCHS)} without spills"
+    archs = ", ".join(f"sm_{a}" for a in ARCHS)
+    print(f"{len(rows)} specialisations compiled for {archs} without spills or shared memory past the limit"
           if not failures else f"{len(failures)} of {len(rows) + len([f for f in failures if 'compile error' in f])} "
           "specialisations failed:", f"({time.monotonic() - start:.0f} s, Triton {triton.__version__})")
     for failure in failures:
         print("  " + failure)
+    if args.allow_spills and spills:
+        print(f"{len(spills)} spills, listed as findings (--allow-spills):")
+        for spill in spills:
+            print("  " + spill)
+    print(summary(rows, spills))
     sys.exit(1 if failures else 0)
 
 

@@ -94,7 +94,7 @@ public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losse
           "imbalanced_losses.distributed", "imbalanced_losses.class_balance", "imbalanced_losses.frequency_groups",
           "imbalanced_losses.kernels", "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile",
           "imbalanced_losses.kernels.params", "imbalanced_losses.kernels.device_checks",
-          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops",
+          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops", "imbalanced_losses.kernels.verification",
           "imbalanced_losses.priors", "imbalanced_losses.validators", "imbalanced_losses.coco_annotations"]
 if importlib.util.find_spec("triton") is not None:
     public.append("imbalanced_losses.kernels.triton_focal")
@@ -102,6 +102,8 @@ for name in public:
     module = importlib.import_module(name)
     assert os.path.dirname(imbalanced_losses.__file__) in module.__file__, module.__file__
 print("imported:", ", ".join(public))
+from imbalanced_losses.kernels import verification
+print("GPU verification records shipped:", len(verification.load_records()))  # backend='auto' reads them on CUDA
 for name, extra in [("imbalanced_losses.mmdet", "mmdet"), ("imbalanced_losses.mmseg", "mmseg"),
                     ("imbalanced_losses.openmmlab", "mmdet"), ("imbalanced_losses.torchvision", "torchvision")]:
     try:
