@@ -29,14 +29,17 @@ import argparse
 import numpy as np
 
 from shapes.detection import CLASSES, generate_longtail, generate_split
+from shapes.segmentation import PROFILES as SEGMENTATION_PROFILES
 from shapes.segmentation import generate_segmentation
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=["demo", "longtail", "segmentation"], default="demo",
+    parser.add_argument("--profile", choices=["demo", "longtail", *SEGMENTATION_PROFILES], default="demo",
                         help="demo: 8 classes, 45:1 (default); longtail: 16 classes, 333:1, LVIS-like groups; "
-                             "segmentation: 13 classes (background + 12), label maps for mmseg")
+                             "segmentation: 13 classes (background + 12), label maps for mmseg, rare shapes also "
+                             "small; segmentation-counts: the same shapes all at 20-40 px, 50:1 by counts only "
+                             "(segmentation-counts-rare10: its rare shapes at 10 instances)")
     parser.add_argument("--out", default="data/shapes", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-train", type=int, default=800, help="demo profile: train images")
@@ -44,10 +47,10 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0,
                         help="longtail profile: multiply every instance count (tests use a small one)")
     args = parser.parse_args()
-    if args.profile == "segmentation":
+    if args.profile in SEGMENTATION_PROFILES:
         if not 0 < args.scale <= 1:
             parser.error(f"--scale must be in (0, 1], got {args.scale}")
-        stats = generate_segmentation(args.out, args.seed, args.scale)
+        stats = generate_segmentation(args.out, args.seed, args.scale, args.profile)
         for split in ("train", "val"):
             print(f"{split}: {stats[split]['images']} images; images per class: "
                   + ", ".join(f"{n} {c}" for n, c in zip(stats["classes"], stats[split]["image_count"])))

@@ -273,6 +273,8 @@ def calibration_markdown(results_dir, spec):
     lines = ["### Calibration of the recipe (CE only, before any other variant ran)", ""]
     if osp.exists(notes):
         lines += [open(notes).read().strip(), ""]
+    if not records:
+        return lines
     by_name = {}
     for r in records:
         by_name.setdefault(r["name"], []).append(r)

@@ -59,12 +59,14 @@ def run(command, cwd, log_path):
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}); see {log_path}:\n{tail}")
 
 
-def ensure_data(family, cwd, scale):
+def ensure_data(family, cwd, scale, profile=None, data=None):
+    """Generate the family's data (or ``profile``'s into ``data``) unless it is there."""
     spec = FAMILIES[family]
-    if not spec.task.data_ready(osp.join(cwd, spec.data)):
-        os.makedirs(osp.join(cwd, spec.data), exist_ok=True)
-        run([sys.executable, osp.join(TOOLS, "generate_shapes_dataset.py"), "--profile", spec.profile,
-             "--out", spec.data, "--seed", "0", "--scale", str(scale)], cwd, osp.join(cwd, spec.data, "generate.log"))
+    profile, data = profile or spec.profile, data or spec.data
+    if not spec.task.data_ready(osp.join(cwd, data)):
+        os.makedirs(osp.join(cwd, data), exist_ok=True)
+        run([sys.executable, osp.join(TOOLS, "generate_shapes_dataset.py"), "--profile", profile,
+             "--out", data, "--seed", "0", "--scale", str(scale)], cwd, osp.join(cwd, data, "generate.log"))
 
 
 def latest(pattern):
@@ -84,7 +86,9 @@ def read_training_log(work_dir, task):
     return curve, statistics.median(times)
 
 
-def train_and_evaluate(variant, seed, cwd, work_root, extra_options):
+def train_and_evaluate(variant, seed, cwd, work_root, extra_options, data=None):
+    """Train and evaluate one run; ``data``: the data folder the options point the config at, if
+    not the family's (its class statistics go into the record)."""
     spec = FAMILIES[VARIANTS[variant].family]
     config = osp.join(ROOT, VARIANTS[variant].config)
     work_dir = osp.join(work_root, f"{variant}_seed{seed}")
@@ -105,7 +109,8 @@ def train_and_evaluate(variant, seed, cwd, work_root, extra_options):
         os.remove(path)  # weights are not part of the results
     record = dict(variant=variant, seed=seed, config=VARIANTS[variant].config)
     record.update(spec.task.results(metrics, f"{variant} seed {seed} ({test_dir})"))
-    record.update(classes=spec.task.class_statistics(osp.join(cwd, spec.data)), iteration_seconds=iteration_seconds,
+    record.update(classes=spec.task.class_statistics(osp.join(cwd, data or spec.data)),
+                  iteration_seconds=iteration_seconds,
                   train_seconds=round(train_seconds, 1), loss_curve=curve, machine=machine())
     return record
 

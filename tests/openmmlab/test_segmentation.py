@@ -38,8 +38,8 @@ def mmseg_scope():
         yield
 
 
-def generate(out, *extra):
-    subprocess.run([sys.executable, GENERATOR, "--profile", "segmentation", "--out", str(out), *extra], check=True,
+def generate(out, *extra, profile="segmentation"):
+    subprocess.run([sys.executable, GENERATOR, "--profile", profile, "--out", str(out), *extra], check=True,
                    capture_output=True, text=True)
 
 
@@ -146,6 +146,28 @@ def test_generator_is_deterministic_per_seed(tmp_path):
     assert files and all((tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes() for rel in files)
     assert (tmp_path / "a" / "ann_dir" / "train" / "000001.png").read_bytes() != \
         (tmp_path / "c" / "ann_dir" / "train" / "000001.png").read_bytes()
+
+
+@pytest.mark.parametrize("profile,rare_instances", [("segmentation-counts", (10, 8, 8, 6)),
+                                                    ("segmentation-counts-rare10", (10, 10, 10, 10))])
+def test_the_counts_twin_is_rare_by_counts_only(tmp_path, profile, rare_instances):
+    """The second twin (issue 44): every shape drawn at 20-40 px, 300 down to 6 training instances;
+    LVIS's groups from training images: 3 frequent, 5 common, 4 rare; 60 val instances each."""
+    generate(tmp_path / "counts", "--seed", "0", profile=profile)
+    stats = json.load(open(tmp_path / "counts" / "class_stats.json"))
+    train, val = stats["train"], stats["val"]
+    assert stats["profile"] == profile and tuple(stats["train_instances"][-4:]) == rare_instances
+    assert stats["train_instances"][0] / stats["train_instances"][-1] == 300 / rare_instances[-1]
+    assert train["groups"][1:] == ["f"] * 3 + ["c"] * 5 + ["r"] * 4
+    assert stats["val_instances"] == 60 and min(val["image_count"][1:]) >= 45
+    # rare by counts, not by size: pixels per training instance of a rare shape are those of a frequent
+    # one of the same fill (solid shapes; hollow ones are outlines)
+    per_instance = [p / n for p, n in zip(train["pixel_count"][1:], stats["train_instances"])]
+    names = stats["classes"][1:]
+    solid = [i for i, name in enumerate(names) if name.startswith("solid")]
+    frequent_solid = [per_instance[i] for i in solid if i < 3]
+    rare_solid = [per_instance[i] for i in solid if i >= 8]
+    assert rare_solid and min(rare_solid) > 0.5 * min(frequent_solid)
 
 
 def write_maps(folder, maps):

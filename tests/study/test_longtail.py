@@ -1,5 +1,6 @@
 """The long-tail study's parts: the longtail data profile, the group-AP metric, class-balanced
 alpha read from an annotation file, and the study runner's --quick smoke test."""
+import argparse
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import torch
 pytest.importorskip("mmdet")
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 
 from imbalanced_losses import class_balanced_alpha  # noqa: E402
 from imbalanced_losses.coco_annotations import class_counts, frequency_groups  # noqa: E402
@@ -329,3 +330,62 @@ def test_annotation_helpers_reject_malformed_files(tmp_path):
         frequency_groups(str(path))
     with pytest.raises(ValueError, match="count must be one of"):
         class_counts(str(path), count="boxes")
+
+
+# ---------------------------------------------------------------- the second segmentation twin's calibration
+
+def _study_modules():
+    sys.path.insert(0, STUDY)
+    try:
+        import calibrate_segmentation
+        import variants
+    finally:
+        sys.path.remove(STUDY)
+    return calibrate_segmentation, variants
+
+
+def _calibration_record(seed, frequent=80.0, rare=(10.0, 6.0, 0.0, 0.0)):
+    names = ["hollow_blue_triangle", "hollow_blue_circle", "hollow_red_square", "solid_blue_triangle"]
+    classes = {"background": dict(group="f"), "solid_red_circle": dict(group="f")}
+    classes.update({name: dict(group="r") for name in names})
+    per_class = dict(background=95.0, solid_red_circle=frequent, **dict(zip(names, rare)))
+    return dict(seed=seed, classes=classes, per_class_IoU=per_class,
+                metrics=dict(mIoU_f=frequent, mIoU_r=sum(rare) / len(rare)))
+
+
+@pytest.mark.parametrize("records,reason", [
+    ([_calibration_record(0), _calibration_record(1)], None),
+    ([_calibration_record(0)], "1 of 2 seeds recorded"),
+    ([_calibration_record(0), _calibration_record(1, frequent=74.9)], "not >= 75 in each seed"),
+    ([_calibration_record(0, rare=(5.0, 5.0, 0.0, 0.0)), _calibration_record(1, rare=(5.0, 5.0, 0.0, 0.0))],
+     "mIoU_r mean 2.50: not in [3, 30]"),
+    ([_calibration_record(0, rare=(20.0, 4.0, 0.0, 0.0)), _calibration_record(1, rare=(20.0, 5.0, 0.0, 0.0))],
+     "1 of 4 rare classes above 5 IoU"),
+    ([_calibration_record(0, rare=(61.0, 30.0, 0.0, 0.0)), _calibration_record(1, rare=(10.0, 6.0, 0.0, 0.0))],
+     "rare classes above 60 IoU: hollow_blue_triangle"),
+])
+def test_the_counts_twin_calibration_rule(records, reason):
+    """Issue 44's rule, written before the runs: mIoU_f >= 75 in each seed, mean mIoU_r in [3, 30],
+    >= 2 of the 4 rare classes above 5 IoU in some seed, none above 60."""
+    calibrate, _ = _study_modules()
+    passes, reasons = calibrate.counts_twin_verdict(records)
+    assert passes is (reason is None)
+    assert reason is None or any(reason in r for r in reasons), reasons
+
+
+def test_a_calibrating_family_trains_nothing_but_its_calibration():
+    calibrate, variants = _study_modules()
+    family = variants.FAMILIES["segmentation-counts"]
+    assert family.calibrating and variants.VARIANTS[family.baseline].family == "segmentation-counts"
+    assert not [v for v in variants.TRAINABLE if variants.VARIANTS[v].family == "segmentation-counts"]
+    assert [c[0] for c in calibrate.CANDIDATES["segmentation-counts"]] == ["counts-4000it", "rare10-4000it",
+                                                                          "rare10-6000it"]
+    data, options = calibrate.data_options("segmentation-counts-rare10")
+    assert data == "data/shapes_segmentation_counts_rare10" and len(options) == 5
+    config = Config.fromfile(os.path.join(ROOT, variants.VARIANTS[family.baseline].config))
+    parser = argparse.ArgumentParser()  # as tools/train.py reads --cfg-options
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction)
+    config.merge_from_dict(parser.parse_args(["--cfg-options"] + options + calibrate.COUNTS_LONG_SCHEDULE).cfg_options)
+    assert config.train_dataloader.dataset.data_root == data + "/"
+    assert config.test_evaluator.train_seg_map_dir == data + "/ann_dir/train"
+    assert config.param_scheduler[1]["end"] == config.train_cfg.max_iters == 6000
