@@ -1,4 +1,5 @@
 # make test   install everything into .venv (first time: 10-35 min on 2 cores, mostly mmcv's build), lint, run the tests
+# make test-core          the core's tests only (tests/core_tests.txt) on .venv, torch and Triton only: the quick loop
 # make demo   install, generate the bundled dataset, train and evaluate the detector (COCO mAP)
 # make test-cpu-capabilities  the float32 comparisons again under ATEN_CPU_CAPABILITY=default and avx2 (part of make test)
 # make test-torchvision   torchvision's detection models with our loss, in their own venv (part of make test)
@@ -26,7 +27,7 @@ CUDA_BUILD := import shutil, torch; print(int(bool(torch.version.cuda) and shuti
 # empty (mmcv's default list) where none is. Override: TORCH_CUDA_ARCH_LIST=9.0 make install
 CUDA_ARCH := import torch; print('%d.%d' % torch.cuda.get_device_capability() if torch.cuda.is_available() else '')
 
-.PHONY: install test test-cpu-capabilities test-torchvision wheel-check lint triton-aot-check docs docs-serve demo benchmark check-torch-floor gpu-check clean
+.PHONY: install test test-core test-cpu-capabilities test-torchvision wheel-check lint triton-aot-check docs docs-serve demo benchmark check-torch-floor gpu-check clean
 
 install: $(STAMP)
 
@@ -52,6 +53,19 @@ test: $(STAMP) lint
 	$(MAKE) --no-print-directory test-cpu-capabilities
 	$(MAKE) --no-print-directory wheel-check
 	$(MAKE) --no-print-directory test-torchvision
+
+# The quick loop: the core's tests (tests/core_tests.txt, the one list) on .venv with only what they need
+# (torch, Triton, numpy, pytest: no mmcv build, no torchvision; make install adds the rest to the same venv).
+# The package on PYTHONPATH, as the torch-floor check runs them.
+CORE_TESTS := $(shell grep -v '^\#' tests/core_tests.txt)
+CORE_STAMP := $(VENV)/.core-installed
+$(CORE_STAMP): requirements/constraints.txt requirements/test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet $(CONSTRAINTS) torch numpy pytest "triton>=3.6"
+	touch $@
+
+test-core: $(CORE_STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -p no:cacheprovider $(CORE_TESTS)
 
 # torchvision's detection models (imbalanced_losses.torchvision) in their own venv: no torchvision
 # build loads beside the CPU torch of .venv, torch 2.14.1 + torchvision 0.29.1 from the registry do

@@ -80,3 +80,35 @@ def test_code_blocks_run(page):
 def test_every_page_is_reachable():
     nav = open(os.path.join(ROOT, "mkdocs.yml")).read()
     assert all(page in nav for page in pages()), [p for p in pages() if p not in nav]
+
+
+# A repository path in prose: a top-level folder of ours, then a path (globs allowed; placeholders
+# such as <NAME> or {split} are skipped).
+REPO_PATH = re.compile(r"(?<![\w./-])((?:imbalanced_losses|tools|tests|configs|projects|docs|requirements|examples"
+                       r"|\.ci)/[\w./*+-]*[\w*])")
+
+
+def named_paths(text):
+    for match in REPO_PATH.finditer(text):
+        path = match.group(1).rstrip(".")
+        if not any(ch in path for ch in "<>{}"):
+            yield path
+
+
+def test_every_repository_path_the_docs_and_tools_name_exists():
+    """README, the docs site, the Makefile and the tools' docstrings and help name files that exist
+    (the CHANGELOG is history: it names old paths on purpose)."""
+    sources = (["README.md", "Makefile"] + glob.glob("docs/**/*.md", recursive=True, root_dir=ROOT)
+               + glob.glob("tools/**/*.py", recursive=True, root_dir=ROOT)
+               + glob.glob("tools/**/*.sh", recursive=True, root_dir=ROOT))
+    missing = []
+    for source in sources:
+        for path in named_paths(open(os.path.join(ROOT, source)).read()):
+            full = os.path.join(ROOT, path)
+            if not (glob.glob(full) if "*" in path else os.path.exists(full)):
+                missing.append(f"{source}: {path}")
+    assert len(sources) > 30 and not missing, missing
+
+
+def test_the_path_check_sees_a_missing_path():
+    assert list(named_paths("see `tools/nowhere.py`, <data>/x and tools/{a}.py.")) == ["tools/nowhere.py"]

@@ -72,3 +72,16 @@ def test_the_sanitizer_cases_match_eager_under_the_interpreter():
                             capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "63 of 63 Triton specialisation cases match eager on cpu" in result.stdout
+
+
+def test_the_writer_dry_run_prints_the_record_and_writes_nothing(tmp_path):
+    records = tmp_path / "verified_gpus.json"
+    records.write_text("[]\n")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "dev", "write_gpu_record.py"), "--dry-run",
+                             "--junit", _junit(tmp_path), "--records", str(records), "--sanitizer", "not installed"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.split("nothing written):", 1)[1])
+    assert set(verification.RECORD_FIELDS) <= set(record) and record["tests"]["passed"] == 2
+    assert record["tests"]["sanitizer"] == "not installed"
+    assert json.loads(records.read_text()) == []

@@ -16,19 +16,27 @@
 #      $GPU_CHECK_DIR. Commit it: it turns backend='auto' to the kernels for this compute capability
 #      and Triton version.
 # On a bare GPU machine without .venv (no mmcv): PY=python3 bash tools/dev/gpu_check.sh
+# Dry run on a CPU machine, as far as it goes (the CUDA tests skip, the kernels run in Triton's
+# interpreter, a small CPU benchmark, the record printed, not written): GPU_CHECK_DRY_RUN=1 bash tools/dev/gpu_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -z "${PY:-}" ]; then PY=.venv/bin/python; test -x "$PY" || PY=python3; fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-unset TRITON_INTERPRET
+unset TRITON_INTERPRET  # the kernels compiled for the GPU (a dry run sets it again below)
 OUT=${GPU_CHECK_DIR:-work_dirs/gpu-check}
 EPOCHS=${GPU_CHECK_EPOCHS:-6}
 CONFIG=configs/retinanet/retinanet_r18-half_fpn_softmax-focal_30e_shapes.py
+DRY=${GPU_CHECK_DRY_RUN:-0}
+DEVICE=cuda
+if [ "$DRY" = 1 ]; then DEVICE=cpu; export TRITON_INTERPRET=1; fi
 mkdir -p "$OUT"
-"$PY" - <<'PYTHON' | tee "$OUT/versions.txt"
+GPU_CHECK_DRY_RUN=$DRY "$PY" - <<'PYTHON' | tee "$OUT/versions.txt"
+import os
 import torch
-assert torch.cuda.is_available(), "gpu-check needs a CUDA device; torch sees none"
-line = f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}"
+assert torch.cuda.is_available() or os.environ["GPU_CHECK_DRY_RUN"] == "1", \
+    "gpu-check needs a CUDA device; torch sees none (GPU_CHECK_DRY_RUN=1 runs it on CPU as far as it goes)"
+line = f"torch {torch.__version__}, CUDA {torch.version.cuda}, " + (
+    torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU: a dry run")
 try:
     import triton
     line += f", Triton {triton.__version__}"
@@ -44,6 +52,7 @@ PYTHON
 large=$(grep -c "test_triton_past_2_31" "$OUT/tests.xml" || true)
 large_skipped=$(grep -A1 "test_triton_past_2_31" "$OUT/tests.xml" | grep -c "<skipped" || true)
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1 || true)
+if [ "$DRY" = 1 ]; then sanitizer=""; fi
 if [ -n "$sanitizer" ]; then
   # no caching allocator: memcheck sees each tensor's own bounds; no autotuning: one launch per case
   PYTORCH_NO_CUDA_MEMORY_CACHING=1 IMBALANCED_LOSSES_TRITON_AUTOTUNE=0 \
@@ -53,6 +62,13 @@ else
   echo "compute-sanitizer is not installed: the specialisation cases run without it" | tee "$OUT/sanitizer.txt"
   "$PY" tools/dev/triton_sanitizer_cases.py | tee -a "$OUT/sanitizer.txt"
   sanitizer_note="not installed; cases without it: $(grep -Eo '^[0-9]+ of [0-9]+ .*' "$OUT/sanitizer.txt")"
+fi
+if [ "$DRY" = 1 ]; then
+  "$PY" tools/analysis_tools/benchmark_loss.py --device cpu --dtype fp32 --rounds 3 --no-memory \
+    --shapes 8192x81 --json "$OUT/benchmark_fp32.json" | tee "$OUT/benchmark_fp32.txt"
+  "$PY" tools/dev/write_gpu_record.py --dry-run --junit "$OUT/tests.xml" --benchmark "$OUT/benchmark_fp32.json" \
+    --sanitizer "$sanitizer_note" --large-shapes "$large past-2**31 cases, $large_skipped skipped"
+  exit 0
 fi
 "$PY" tools/analysis_tools/benchmark_loss.py --device cuda --dtype bf16 --rounds 50 --no-memory \
   --shapes 1048576x81 262144x1204 8x19x512x1024 --json "$OUT/benchmark_bf16.json" | tee "$OUT/benchmark_bf16.txt"
@@ -65,7 +81,7 @@ if "$PY" -c "import torch; from mmcv.ops import nms; nms(torch.zeros(1, 4, devic
   "$PY" tools/test.py "$CONFIG" "$(cat "$OUT/demo/last_checkpoint")" --work-dir "$OUT/demo" 2>&1 | tee "$OUT/detector.txt"
   echo "detector: $EPOCHS epochs of training and the evaluation took $(( $(date +%s) - start )) s" | tee -a "$OUT/detector.txt"
 else
-  echo "mmcv's CUDA ops are not built: the detector check is skipped (docs/guides/installation.md, GPU machines)" \
+  echo "mmcv's CUDA ops are not built: the detector check is skipped (docs/guides/installation.md, 'On a GPU machine')" \
     | tee "$OUT/detector.txt"
 fi
 "$PY" tools/dev/write_gpu_record.py --junit "$OUT/tests.xml" --benchmark "$OUT/benchmark_bf16.json" "$OUT/benchmark_fp32.json" \

@@ -50,9 +50,13 @@ def driver_version():
 
 def make_record(tests, benchmark, sanitizer, large_shapes):
     import triton
-    properties = torch.cuda.get_device_properties(torch.cuda.current_device())
+    if torch.cuda.is_available():
+        properties = torch.cuda.get_device_properties(torch.cuda.current_device())
+        name, capability = properties.name, f"{properties.major}.{properties.minor}"
+    else:  # --dry-run
+        name, capability = "no CUDA device (dry run)", "none"
     return dict(
-        device=properties.name, compute_capability=f"{properties.major}.{properties.minor}", driver=driver_version(),
+        device=name, compute_capability=capability, driver=driver_version(),
         cuda=torch.version.cuda, torch=torch.__version__, triton=triton.__version__,
         date=datetime.date.today().isoformat(), tests=dict(tests, sanitizer=sanitizer, large_shapes=large_shapes),
         benchmark=benchmark)
@@ -74,8 +78,9 @@ def main():
     parser.add_argument("--large-shapes", default="not run", help="what the past-2**31 tests reported")
     parser.add_argument("--records", default=verification.RECORDS_PATH)
     parser.add_argument("--out", help="a folder for a copy of the record")
+    parser.add_argument("--dry-run", action="store_true", help="print the record, write nothing (no GPU needed)")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() and not args.dry_run:
         sys.exit("write_gpu_record: no CUDA device; a record comes from a GPU run only")
     tests = test_summary(args.junit)
     if tests["failed"] or tests["errors"] or not tests["triton_passed"]:
@@ -86,6 +91,10 @@ def main():
         with open(path) as f:
             benchmark.append(json.load(f))
     record = make_record(tests, benchmark, args.sanitizer, args.large_shapes)
+    if args.dry_run:
+        print("dry run: the record a GPU would write (nothing written):")
+        print(json.dumps(record, indent=1))
+        return
     with open(args.records) as f:
         records = json.load(f)
     with open(args.records, "w") as f:
