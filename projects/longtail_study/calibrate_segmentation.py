@@ -79,9 +79,11 @@ def data_options(profile):
 
 
 def commit():
+    """The commit the code ran from (read when a run starts), '+changes' where tracked files of the
+    recipe's code differ from it (new records, untracked, do not count)."""
     result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "configs", "tools", "projects"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "configs", "tools", "projects"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return result.stdout.strip() + ("+changes" if dirty else "")
 
 
@@ -145,9 +147,10 @@ def main():
             print(f"skip {args.name} seed {seed}: {osp.relpath(path, ROOT)} exists", flush=True)
             continue
         print(f"calibrate {args.name} seed {seed}: {' '.join(options)}", flush=True)
+        started_at = commit()
         record = train_and_evaluate(spec.baseline, seed, ROOT, osp.join(args.work_root, args.name), options, data)
         order = len(glob.glob(osp.join(out, "*.json")))  # the log lists recipes in the order they ran
-        record.update(name=args.name, options=options, note=args.note, commit=commit(), order=order)
+        record.update(name=args.name, options=options, note=args.note, commit=started_at, order=order)
         with open(path + ".tmp", "w") as f:
             json.dump(record, f, indent=1)
         os.replace(path + ".tmp", path)
