@@ -52,6 +52,7 @@ def _detector_like(n=8192, c=81, dtype=torch.float32):
 def test_default_path_makes_no_host_sync(one_rank_group, backend):
     """Also with alpha given as a list or a CPU tensor per call: copied to the device once (warm-up)."""
     logits, targets, alpha = _detector_like()
+    alpha_list, alpha_cpu = alpha.tolist(), alpha.cpu()  # read here: a device-to-host copy syncs
     module = SoftmaxFocalLoss(alpha=alpha, gamma=2.0, label_smoothing=0.1, reduction="mean_positive",
                               gather_distributed=True, backend=backend).cuda()
 
@@ -59,8 +60,8 @@ def test_default_path_makes_no_host_sync(one_rank_group, backend):
         for loss in (module(logits, targets),
                      softmax_focal_loss(logits, targets, alpha=alpha, gamma=2.0, label_smoothing=0.1,
                                         reduction="mean_positive", gather_distributed=True, backend=backend),
-                     softmax_focal_loss(logits, targets, alpha=alpha.tolist(), backend=backend),
-                     softmax_focal_loss(logits, targets, alpha=alpha.cpu(), backend=backend),
+                     softmax_focal_loss(logits, targets, alpha=alpha_list, backend=backend),
+                     softmax_focal_loss(logits, targets, alpha=alpha_cpu, backend=backend),
                      softmax_focal_loss(logits, targets, reduction="none", backend=backend)):
             logits.grad = None
             loss.sum().backward()
