@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..kernels.verification import version_prefix
+
 
 def setup_launcher(cfg, launcher):
     """Set ``cfg.launcher`` and make the 'pytorch' launcher (torchrun) work on CPU-only machines."""
@@ -89,7 +91,7 @@ MIN_TORCH_FOR_CHECKPOINTS = (2, 5)  # add_safe_globals with (function, name) ent
 
 
 def _torch_version():
-    return tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    return version_prefix(torch.__version__)
 
 
 def require_safe_checkpoint_loading(what):
