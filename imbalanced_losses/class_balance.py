@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .validators import is_int, is_real
+from .validators import check_int, check_number, finite_non_negative, is_real
 
 
 def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, background_weight=None):
@@ -48,16 +48,13 @@ def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, ba
         if n < 1:
             raise ValueError(f"counts must be >= 1 (a class without training samples has no effective number), "
                              f"got {n} for class {k}")
-    if not is_real(beta) or not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be a real number in [0, 1), got {beta!r}")
-    if not is_real(mean) or not (mean > 0 and math.isfinite(mean)):
-        raise ValueError(f"mean must be a finite number > 0, got {mean!r}")
+    beta = check_number("beta", beta, "a real number in [0, 1)", lambda number: 0.0 <= number < 1.0)
+    mean = check_number("mean", mean, "a finite number > 0", lambda number: number > 0 and math.isfinite(number))
     num_classes = len(counts)
-    if background_class is not None and not (is_int(background_class) and 0 <= background_class <= num_classes):
+    if background_class is not None and not 0 <= check_int("background_class", background_class) <= num_classes:
         raise ValueError(f"background_class must be None or an int in [0, {num_classes}], got {background_class!r}")
-    if background_weight is not None and not (is_real(background_weight) and background_weight >= 0
-                                              and math.isfinite(background_weight)):
-        raise ValueError(f"background_weight must be None or a finite number >= 0, got {background_weight!r}")
+    if background_weight is not None:
+        check_number("background_weight", background_weight, "None or a finite number >= 0", finite_non_negative)
     if background_class is None and background_weight is not None:
         raise ValueError("background_weight needs background_class (the index of the background channel)")
 

@@ -10,42 +10,32 @@ mmengine's wrapper): gradients are AVERAGED over ranks. Rank r backpropagates
 ``world_size * local_sum_r / global_count``, so the average over ranks is exactly the gradient
 of ``global_sum / global_count``.
 
-Communication goes through a ``Communicator``: the core uses ``torch.distributed`` (``TORCH``)
-and never imports mmengine; the OpenMMLab adapter passes one built on ``mmengine.dist``.
+Communication goes through ``torch.distributed``'s default process group, the one mmengine's
+``dist`` functions use too (OpenMMLab training needs nothing else).
 """
-from typing import Callable, NamedTuple
-
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
 
-class Communicator(NamedTuple):
-    """The three collective operations the loss needs."""
-    is_distributed: Callable[[], bool]  # a process group with more than one rank exists now
-    world_size: Callable[[], int]
-    all_reduce_sum: Callable[[Tensor], None]  # in place
+def is_distributed() -> bool:
+    """A default process group with more than one rank exists now."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-TORCH = Communicator(
-    is_distributed=lambda: dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1,
-    world_size=lambda: dist.get_world_size(),
-    all_reduce_sum=lambda tensor: dist.all_reduce(tensor))
-
-
-def should_gather(gather_distributed, communicator=TORCH) -> bool:
+def should_gather(gather_distributed) -> bool:
     """False: off. None or True: on when a process group with more than one rank exists now."""
-    return gather_distributed is not False and communicator.is_distributed()
+    return gather_distributed is not False and is_distributed()
 
 
-def global_reduce(local_sum: Tensor, local_count, communicator=TORCH) -> Tensor:
+def global_reduce(local_sum: Tensor, local_count) -> Tensor:
     """Global ``sum`` (local_count None) or ``sum / max(1, count)`` with DDP-averaging gradients."""
     stats = torch.zeros(2, dtype=torch.float64, device=local_sum.device)
     stats[0] = local_sum.detach()
     if local_count is not None:
         stats[1] = local_count
-    communicator.all_reduce_sum(stats)
-    world_size = communicator.world_size()
+    dist.all_reduce(stats)
+    world_size = dist.get_world_size()
     denominator = stats[1].clamp_min(1) if local_count is not None else stats.new_ones(())
     global_value = (stats[0] / denominator).to(local_sum.dtype)
     surrogate = local_sum * (world_size / denominator).to(local_sum.dtype)

@@ -1,5 +1,5 @@
-"""Softmax focal loss: the API. A call is validated (types and shapes), planned (``CallPlan``),
-applied (the operator of ``kernels/ops.py``: value checks, backend, math) and reduced.
+"""Softmax focal loss: the API. A call is validated (types and shapes), applied with its
+``LossOptions`` (the operator of ``kernels/ops.py``: value checks, backend, math) and reduced.
 
 For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_index``)::
 
@@ -19,9 +19,8 @@ from torch import Tensor, nn
 
 from . import distributed
 from .kernels import checks, ops
-from .kernels.checks import CheckPolicy
-from .kernels.params import CallPlan, Counts
-from .options import REDUCTIONS, LossOptions, check_int
+from .kernels.params import Counts
+from .options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
 
 __all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
            "softmax_focal_loss"]
@@ -96,20 +95,15 @@ def _validated_targets(inputs, targets, alpha, weight, options, weight_zero_igno
     return targets
 
 
-def _plan(inputs, options, check_alpha):
-    return CallPlan(options.kernel_params(), options.backend, options.reduction != "none",
-                    CheckPolicy.for_call(inputs.device, options.sync_checks), check_alpha)
-
-
-def _reduce(loss, counts, options, communicator):
+def _reduce(loss, counts, options):
     """The reduction of the summed loss by its count (global where ``gather_distributed`` says so)."""
     reduction = options.reduction
     if reduction == "none":
         result = loss
     else:
         count = None if reduction == "sum" else counts[Counts.VALID if reduction == "mean" else Counts.POSITIVE]
-        if distributed.should_gather(options.gather_distributed, communicator):
-            result = distributed.global_reduce(loss, count, communicator)
+        if distributed.should_gather(options.gather_distributed):
+            result = distributed.global_reduce(loss, count)
         else:
             result = loss if count is None else loss / count.clamp_min(1)
     if torch.is_grad_enabled() and not result.requires_grad:
@@ -120,19 +114,18 @@ def _reduce(loss, counts, options, communicator):
     return result
 
 
-def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, communicator=distributed.TORCH,
-                            alpha_checked=True, weight_zero_ignores=False, targets_name="targets"):
+def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, alpha_checked=True,
+                            weight_zero_ignores=False, targets_name="targets"):
     """The loss for adapters (the OpenMMLab one): validate, plan, apply, reduce.
 
     ``options`` a ``LossOptions``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is
-    False) or None; ``communicator`` what global statistics travel through; ``weight_zero_ignores``:
+    False) or None; ``weight_zero_ignores``:
     positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
     ``targets_name`` names the targets in error messages."""
     targets = _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name)
-    plan = _plan(inputs, options, check_alpha=not alpha_checked)
     # The backend, the value checks and the math run inside one operator (kernels/ops.py)
-    loss, counts = ops.focal_loss(inputs, targets, alpha, weight, plan)
-    return _reduce(loss, counts, options, communicator)
+    loss, counts = ops.focal_loss(inputs, targets, alpha, weight, options, check_alpha=not alpha_checked)
+    return _reduce(loss, counts, options)
 
 
 # The signatures below write LossOptions' defaults as literals, so that editors and the API
@@ -189,16 +182,18 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
 
     The defaults are ``LossOptions``'s.
     """
-    options = LossOptions.from_arguments(
-        compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
-        background_class=background_class, gather_distributed=gather_distributed, backend=backend,
-        sync_checks=sync_checks)
+    options = _options_from(locals())
     alpha_checked = alpha is None or not isinstance(alpha, Tensor)  # a list is checked by _as_alpha
     if alpha is not None:
         # A tensor's values are checked inside the loss's operator, as the targets are (kernels/ops.py).
         alpha = _as_alpha(alpha, check_values=False)
     return focal_loss_with_options(inputs, targets, options=options, alpha=alpha, weight=weight,
                                    alpha_checked=alpha_checked)
+
+
+def _options_from(arguments):
+    """The ``LossOptions`` of a public signature's arguments (its ``locals()``), by field name."""
+    return LossOptions.from_arguments(arguments["compile"], **{name: arguments[name] for name in OPTION_NAMES})
 
 
 def _option(name):
@@ -230,8 +225,8 @@ class SoftmaxFocalLoss(nn.Module):
         sync_checks (bool): check targets before computing on CUDA too (a host sync per call).
 
     The defaults are ``LossOptions``'s; see ``softmax_focal_loss`` for the exact semantics of
-    every argument. The options are kept as one ``LossOptions`` (``options``); setting one of the
-    attributes below checks the new value as the constructor does.
+    every argument. The options are kept as one ``LossOptions`` (``options``); each is also an
+    attribute, and setting one (``loss.gamma = 3``) checks the new value as the constructor does.
     """
 
     def __init__(self, alpha=None, gamma: float = 2.0, reduction: str = "mean",
@@ -239,22 +234,10 @@ class SoftmaxFocalLoss(nn.Module):
                  background_class: int = 0,
                  gather_distributed: Optional[bool] = None, backend: str = "auto",
                  compile: bool = False, sync_checks: bool = False):
+        options = _options_from(locals())  # first: locals() holds the arguments only
         super().__init__()
-        self._loss_options = LossOptions.from_arguments(
-            compile, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
-            background_class=background_class, gather_distributed=gather_distributed, backend=backend,
-            sync_checks=sync_checks)
+        self._loss_options = options
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
-
-    # The options, checked once at construction and checked again when one is set.
-    gamma = _option("gamma")
-    reduction = _option("reduction")
-    label_smoothing = _option("label_smoothing")
-    ignore_index = _option("ignore_index")
-    background_class = _option("background_class")
-    gather_distributed = _option("gather_distributed")
-    backend = _option("backend")
-    sync_checks = _option("sync_checks")
 
     @property
     def options(self) -> LossOptions:
@@ -277,7 +260,10 @@ class SoftmaxFocalLoss(nn.Module):
         return focal_loss_with_options(inputs, targets, options=self._loss_options, alpha=self.alpha, weight=weight)
 
     def extra_repr(self) -> str:
-        return (f"gamma={self.gamma}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}, "
-                f"ignore_index={self.ignore_index}, background_class={self.background_class}, "
-                f"gather_distributed={self.gather_distributed}, backend={self.backend!r}"
-                + (", sync_checks=True" if self.sync_checks else ""))
+        return ", ".join(f"{name}={value!r}" for name, value in zip(OPTION_NAMES, self._loss_options.values()))
+
+
+# The options as attributes, checked once at construction and checked again when one is set.
+for _name in OPTION_NAMES:
+    setattr(SoftmaxFocalLoss, _name, _option(_name))
+del _name

@@ -1,32 +1,25 @@
-"""The loss's options: one frozen object, checked when it is built. The public signatures (the
-functional form, the module, the OpenMMLab adapter) write these defaults as literals, so that
-editors and the API reference show the values; tests/core/test_options.py keeps them equal."""
+"""The loss's options: one frozen object, checked when it is built, carried unchanged from the API
+to the backends (flattened into scalars only at the custom op's boundary, from its fields:
+``kernels/ops.py``). Adding an option: its field and check here, its formula in the backends, its
+parameter and docstring in the two public signatures (``focal_loss.py``), its tests.
+
+The public signatures (the functional form and the module) write these defaults as literals, so
+that editors and the API reference show the values; tests/core/test_options.py keeps them equal."""
 import dataclasses
 from typing import Optional
 
-from . import kernels
-from .kernels.params import FocalParams
-from .validators import check_flag, check_int, check_real
+from .validators import check_flag, check_int, check_number, non_negative
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
+BACKENDS = ("auto", "eager", "compile", "triton")
 
 
 @dataclasses.dataclass(frozen=True)
 class LossOptions:
     """The options of ``softmax_focal_loss`` / ``SoftmaxFocalLoss`` (their meaning is documented
-    there), checked when built: a bad value raises ``TypeError``/``ValueError`` naming it, so a
-    ``LossOptions`` that exists is valid. ``replace(**changes)`` checks the changed copy again.
-
-    Attributes:
-        gamma (float): focusing exponent >= 0.
-        reduction (str): 'none' | 'sum' | 'mean' | 'mean_positive'.
-        label_smoothing (float): epsilon in [0, 1].
-        ignore_index (int): target value with zero loss and zero gradient.
-        background_class (int): class left out of the 'mean_positive' denominator.
-        gather_distributed (bool | None): global statistics across torch.distributed ranks.
-        backend (str): 'auto' | 'eager' | 'compile' | 'triton'.
-        sync_checks (bool): check target values before computing on CUDA too (a host sync).
-    """
+    there, in ``softmax_focal_loss``'s Args), checked when built: a bad value raises
+    ``TypeError``/``ValueError`` naming it, so a ``LossOptions`` that exists is valid.
+    ``replace(**changes)`` checks the changed copy again."""
     gamma: float = 2.0
     reduction: str = "mean"
     label_smoothing: float = 0.0
@@ -37,17 +30,15 @@ class LossOptions:
     sync_checks: bool = False
 
     def __post_init__(self):
-        gamma = check_real("gamma", self.gamma, "a real number >= 0")
-        if not gamma >= 0:  # also catches NaN
-            raise ValueError(f"gamma must be >= 0, got {self.gamma!r}")
+        gamma = check_number("gamma", self.gamma, "a real number >= 0", non_negative)
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
-        smoothing = check_real("label_smoothing", self.label_smoothing, "a real number in [0, 1]")
-        if not 0.0 <= smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {self.label_smoothing!r}")
+        smoothing = check_number("label_smoothing", self.label_smoothing, "a real number in [0, 1]",
+                                 lambda number: 0.0 <= number <= 1.0)
         check_flag("gather_distributed", self.gather_distributed, allow_none=True)
         check_flag("sync_checks", self.sync_checks)
-        kernels.check_name(self.backend)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         normalised = dict(gamma=gamma, label_smoothing=smoothing,
                           ignore_index=check_int("ignore_index", self.ignore_index),
                           background_class=check_int("background_class", self.background_class))
@@ -70,9 +61,10 @@ class LossOptions:
         """A copy with ``changes``, checked again."""
         return dataclasses.replace(self, **changes)
 
-    def kernel_params(self):
-        """What every backend receives."""
-        return FocalParams(self.gamma, self.label_smoothing, self.ignore_index, self.background_class)
+    def values(self):
+        """The fields' values in their order (what the custom op's schema carries); ``LossOptions(*values)``
+        rebuilds the object."""
+        return tuple(getattr(self, name) for name in OPTION_NAMES)
 
 
 OPTION_NAMES = tuple(field.name for field in dataclasses.fields(LossOptions))

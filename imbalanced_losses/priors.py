@@ -5,12 +5,16 @@ uniform start gives 1 / (K + 1) each. The OpenMMLab initializer and heads and th
 head all use this one function."""
 import math
 
-from .validators import is_real
+from .validators import check_number
+
+
+def check_prior(name, prior):
+    """A prior probability in (0, 1), as a float (``name``: the argument's name in the error)."""
+    return check_number(name, prior, "a number in (0, 1)", lambda number: 0.0 < number < 1.0)
 
 
 def background_prior_bias(num_classes, prior, name="prior"):
     """The background logit that gives p(background) = 1 - prior over zero foreground logits
     (``name``: the argument's name in the error for a prior outside (0, 1))."""
-    if not is_real(prior) or not 0.0 < prior < 1.0:
-        raise ValueError(f"{name} must be a number in (0, 1), got {prior!r}")
+    prior = check_prior(name, prior)
     return math.log(num_classes * (1.0 - prior) / prior)

@@ -1,5 +1,9 @@
-"""Checks of user-given values, shared by the options, class balance and the OpenMMLab
-initializers: a bool is never a number here (``True`` is an ``int`` to Python, not a gamma)."""
+"""The checks of user-given scalars, for every argument of the package that takes one (the loss's
+options, class balance, priors, heads and initializers): a wrong type raises ``TypeError``, a
+wrong value ``ValueError``, each naming the argument and the value. A bool is never a number here
+(``True`` is an ``int`` to Python, not a gamma). Tensor values are checked elsewhere: on the host
+in ``kernels/checks.py``, on the device in ``kernels/device_checks.py``."""
+import math
 import numbers
 
 
@@ -25,6 +29,23 @@ def check_real(name, value, expected):
     if not is_real(value):
         raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
     return float(value)
+
+
+def check_number(name, value, expected, accept):
+    """``value`` as a float: ``TypeError`` if it is not a real number, ``ValueError`` if ``accept``
+    refuses it (NaN included, as comparisons with it are False); both say what was ``expected``."""
+    number = check_real(name, value, expected)
+    if not accept(number):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return number
+
+
+def non_negative(number):
+    return number >= 0
+
+
+def finite_non_negative(number):
+    return number >= 0 and math.isfinite(number)
 
 
 def check_flag(name, value, allow_none=False):

@@ -1,12 +1,14 @@
 """Shared test helpers: the backends and reductions every area parametrizes over, random cases of
 every option and the check against the float64 reference."""
+import contextlib
 import random
+from unittest import mock
 
 import pytest
 import torch
 
 from imbalanced_losses import softmax_focal_loss
-from imbalanced_losses.kernels import BACKENDS as ALL_BACKENDS  # 'auto' and every named backend
+from imbalanced_losses.options import BACKENDS as ALL_BACKENDS  # 'auto' and every named backend
 from imbalanced_losses.options import REDUCTIONS
 from reference import reference_focal_loss
 
@@ -23,6 +25,30 @@ needs_triton = pytest.mark.skipif(TRITON_SKIP is not None, reason=str(TRITON_SKI
 # Every named backend, Triton skipped (with its reason) where it cannot run; the device each runs on.
 BACKENDS = [pytest.param(b, marks=needs_triton) if b == "triton" else b for b in NAMED_BACKENDS]
 DEVICE = {b: TRITON_DEVICE if b == "triton" else "cpu" for b in NAMED_BACKENDS}
+
+
+def defer_checks_on_every_device(monkeypatch):
+    """The no-sync check path that CUDA takes by default, on this machine's device too (CPU, and
+    the Triton interpreter): ``sync_checks=True`` still checks immediately."""
+    from imbalanced_losses.kernels.checks import CheckPolicy
+    monkeypatch.setattr(CheckPolicy, "for_call", classmethod(
+        lambda cls, device, sync_checks: cls.IMMEDIATE if sync_checks else cls.DEFERRED))
+
+
+@contextlib.contextmanager
+def triton_launches():
+    """The Triton kernel launches made inside the block: a list that gets one entry (the number of
+    programs) per launch, so that a silent fallback to another backend shows."""
+    launched = []
+    original = triton_focal._Launch.run
+
+    def counting_run(self, *args, **kwargs):
+        programs = original(self, *args, **kwargs)
+        if programs:
+            launched.append(programs)
+        return programs
+    with mock.patch.object(triton_focal._Launch, "run", counting_run):
+        yield launched
 
 
 def random_case(seed):

@@ -10,7 +10,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cases import SCALAR_REDUCTIONS
 from imbalanced_losses import SoftmaxFocalLoss
 
-try:  # the OpenMMLab path: the registered loss, communicating through mmengine.dist
+try:  # the OpenMMLab path: the registered loss, under the same process group
     from mmengine.registry import MODELS as MMENGINE_MODELS
 
     import imbalanced_losses.openmmlab  # noqa: F401  (registers SoftmaxFocalLoss)

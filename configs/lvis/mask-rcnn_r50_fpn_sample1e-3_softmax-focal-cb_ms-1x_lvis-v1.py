@@ -6,7 +6,7 @@
 # beta 0.99 as in our CPU study; not tuned on LVIS, where repeat-factor sampling already
 # rebalances the images (both together have not been measured; drop `alpha` to keep only the
 # sampling). Normalised by the positive sampled RoIs of the whole batch across GPUs.
-# Evaluation stays mmdet's LVISMetric, which needs the `lvis` package (see the README).
+# Evaluation stays mmdet's LVISMetric, which needs the `lvis` package (see docs/guides/mmdetection.md: its releases need numpy < 1.24).
 _base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
 
 custom_imports = dict(imports=['imbalanced_losses.mmdet'], allow_failed_imports=False)

@@ -7,10 +7,13 @@ Each backend is an object (``<module>.BACKEND``) with
         (4, *targets.shape) tensor and ``unpack(tensor)``, so that a custom op can return it
     checks_targets: True where its kernel flags bad targets and alpha values on the device itself
     not_supported_reasons(logits) -> list of reasons it cannot run on these logits (empty: it can)
-    forward(logits, targets, alpha, weight, params, reduce, with_grad) -> ForwardResult
+    forward(logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult
         (loss per position shaped like targets, float32 or float64, or with ``reduce`` its 0-d
         sum; counts (valid, valid non-background) with ``reduce``; a ``Saved`` with ``with_grad``)
-    backward(logits, targets, saved, grad_loss, params) -> gradient w.r.t. the logits, in their dtype
+    backward(logits, targets, saved, grad_loss, options) -> gradient w.r.t. the logits, in their dtype
+
+``options`` is the caller's ``LossOptions`` (``options.py``), unchanged: a backend reads the fields
+its formulas need (gamma, label_smoothing, ignore_index, background_class).
 
 - ``eager``: the formulas as tensor functions (the math, written once).
 - ``compile``: the same two functions through ``torch.compile`` (the eager backend's saved state).
@@ -24,7 +27,6 @@ import warnings
 
 from . import eager, verification
 
-BACKENDS = ("auto", "eager", "compile", "triton")
 _triton_module = None
 _triton_import_error = None
 _auto_warned = False
@@ -45,11 +47,6 @@ def _triton():
 def _triton_reasons(logits):
     module, import_error = _triton()
     return [import_error] if import_error else module.BACKEND.not_supported_reasons(logits)
-
-
-def check_name(backend):
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
 def select(backend, logits):

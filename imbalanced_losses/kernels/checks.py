@@ -8,10 +8,6 @@ import math
 
 import torch
 
-# Where the checks are deferred to the device by default; elsewhere they are immediate. Tests add
-# "cpu" to run the deferred path under Triton's interpreter.
-DEFERRED_DEVICE_TYPES = ("cuda",)
-
 
 class CheckPolicy(enum.Enum):
     IMMEDIATE = "immediate"  # check, then compute: a host sync, the ValueError in this call
@@ -19,8 +15,8 @@ class CheckPolicy(enum.Enum):
 
     @classmethod
     def for_call(cls, device, sync_checks):
-        """The one place that decides it."""
-        return cls.DEFERRED if device.type in DEFERRED_DEVICE_TYPES and not sync_checks else cls.IMMEDIATE
+        """The one place that decides it: deferred on CUDA unless ``sync_checks``."""
+        return cls.DEFERRED if device.type == "cuda" and not sync_checks else cls.IMMEDIATE
 
 
 def check_target_values(targets, num_classes, ignore_index):

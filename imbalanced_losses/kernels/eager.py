@@ -9,7 +9,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .params import BackwardParams, FocalParams, ForwardResult
+from ..options import LossOptions
+from .params import ForwardResult
 
 
 def _is_python_zero(value):
@@ -104,7 +105,7 @@ class EagerSaved(NamedTuple):
 
     def pack(self, shape):
         """One (4, *targets.shape) tensor (``shape``: the targets'), for a custom op to return."""
-        return torch.stack(tuple(self))
+        return torch.stack(tuple(self)).view(len(self), *shape)
 
     @classmethod
     def unpack(cls, tensor):
@@ -128,13 +129,13 @@ class EagerBackend:
     def not_supported_reasons(self, logits):
         return []
 
-    def forward(self, logits, targets, alpha, weight, params: FocalParams, reduce, with_grad) -> ForwardResult:
-        valid, index, position_weight = prepare(logits, targets, alpha, weight, params.ignore_index)
-        loss, coefficients = self.rows(logits, index, position_weight, params.gamma, params.label_smoothing,
+    def forward(self, logits, targets, alpha, weight, options: LossOptions, reduce, with_grad) -> ForwardResult:
+        valid, index, position_weight = prepare(logits, targets, alpha, weight, options.ignore_index)
+        loss, coefficients = self.rows(logits, index, position_weight, options.gamma, options.label_smoothing,
                                        with_grad)
         count = None
         if reduce:
-            count = counts(valid, targets, params.background_class, loss.dtype)
+            count = counts(valid, targets, options.background_class, loss.dtype)
             loss = loss.sum()
         saved = None
         if coefficients is not None:
@@ -143,12 +144,12 @@ class EagerBackend:
                                coef_target)
         return ForwardResult(loss, count, saved)
 
-    def backward(self, logits, targets, saved: EagerSaved, grad_loss, params: BackwardParams):
+    def backward(self, logits, targets, saved: EagerSaved, grad_loss, options: LossOptions):
         # Every coefficient is 0 where the target is not valid, so any column index will do there.
         index = targets.clamp(0, logits.shape[1] - 1).long()
         if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient
             grad_loss = grad_loss.expand(index.shape)
-        return self.grad(logits, index, *saved, grad_loss, smoothing=params.label_smoothing != 0)
+        return self.grad(logits, index, *saved, grad_loss, smoothing=options.label_smoothing != 0)
 
 
 BACKEND = EagerBackend()

@@ -13,39 +13,39 @@ Outside torch.compile, and on torch without ``custom_op``, the same two function
 compiler's view is worth there.
 """
 import collections
-from typing import NamedTuple, Optional, Tuple
+import dataclasses
+from typing import Optional
 
 import torch
-from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from ..options import LossOptions
 from . import checks, device_checks, select
 from .checks import CheckPolicy
-from .params import BackwardParams, CallPlan, FocalParams
 
 CUSTOM_OPS = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
-USE_CUSTOM_OPS = CUSTOM_OPS  # False: the autograd.Function also under torch.compile
-EAGER_CUSTOM_OPS = False  # True: the custom ops also outside torch.compile (tests compare the two paths)
 
 
-def run_forward(logits, targets, alpha, weight, plan: CallPlan, with_grad):
-    """Checks as the plan says, then the backend's forward: (backend, ForwardResult)."""
-    backend = select(plan.backend, logits)
-    num_classes, ignore_index = logits.shape[1], plan.params.ignore_index
+def run_forward(logits, targets, alpha, weight, options: LossOptions, check_alpha, with_grad):
+    """The value checks (immediate or deferred, ``CheckPolicy``; alpha's only with ``check_alpha``),
+    then the backend's forward: (backend, ForwardResult)."""
+    backend = select(options.backend, logits)
+    num_classes, ignore_index = logits.shape[1], options.ignore_index
+    deferred = CheckPolicy.for_call(logits.device, options.sync_checks) is CheckPolicy.DEFERRED
     if alpha is not None:
         alpha = alpha_on_device(alpha, logits.device)  # first: a deferred check flags it on the logits' device
-    if plan.checks is CheckPolicy.DEFERRED:  # no host sync: a bad value is computed as ignored, raised later
+    if deferred:  # no host sync: a bad value is computed as ignored, raised later
         device_checks.raise_pending(logits.device)  # from an earlier call
         if not backend.checks_targets:  # the Triton kernels flag them as they read
             device_checks.record_targets(targets, num_classes, ignore_index)
-            if alpha is not None and plan.check_alpha:
+            if alpha is not None and check_alpha:
                 alpha = device_checks.checked_alpha(alpha)
     else:
         checks.check_target_values(targets, num_classes, ignore_index)
-        if alpha is not None and plan.check_alpha:
+        if alpha is not None and check_alpha:
             checks.check_alpha_values(alpha)
-    result = backend.forward(logits, targets, alpha, weight, plan.params, plan.reduce, with_grad)
-    if plan.checks is CheckPolicy.DEFERRED:
+    result = backend.forward(logits, targets, alpha, weight, options, options.reduction != "none", with_grad)
+    if deferred:
         device_checks.after_call(logits.device, num_classes, ignore_index)
     return backend, result
 
@@ -84,14 +84,14 @@ class FocalFunction(torch.autograd.Function):
     ``custom_op``. It keeps the backend's saved state as it is (no packing into one tensor)."""
 
     @staticmethod
-    def forward(ctx, logits, targets, alpha, weight, plan):
+    def forward(ctx, logits, targets, alpha, weight, options, check_alpha):
         with_grad = ctx.needs_input_grad[0]
-        backend, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, plan, with_grad)
+        backend, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha, with_grad)
         counts = loss.new_zeros(2) if counts is None else counts
         ctx.mark_non_differentiable(counts)
         if with_grad:
             ctx.save_for_backward(logits, targets, *saved)
-            ctx.params, ctx.backend = plan.params.backward(), backend
+            ctx.options, ctx.backend = options, backend
         return loss, counts
 
     @staticmethod
@@ -99,95 +99,103 @@ class FocalFunction(torch.autograd.Function):
     def backward(ctx, grad_loss, grad_counts):
         logits, targets, *saved = ctx.saved_tensors
         backend = ctx.backend
-        return (backend.backward(logits, targets, backend.Saved(*saved), grad_loss, ctx.params),) + (None,) * 4
+        return (backend.backward(logits, targets, backend.Saved(*saved), grad_loss, ctx.options),) + (None,) * 5
 
 
-class ForwardOpArgs(NamedTuple):
-    """The forward custom op's arguments, by name: a ``CallPlan`` flattened into the scalars a
-    custom op's schema takes (``of``), and back (``plan``)."""
-    logits: Tensor
-    targets: Tensor
-    alpha: Optional[Tensor]
-    weight: Optional[Tensor]
-    gamma: float
-    label_smoothing: float
-    ignore_index: int
-    background_class: int
-    backend: str
-    reduce: bool
-    with_grad: bool
-    deferred: bool
-    check_alpha: bool
+# The custom ops' schemas: the tensors and per-call flags written here, the options generated from
+# ``LossOptions``' fields (a new option needs no edit here unless its type is new to this table).
+_SCHEMA_TYPES = {float: "float", int: "int", str: "str", bool: "bool", Optional[bool]: "bool?"}
 
-    @classmethod
-    def of(cls, logits, targets, alpha, weight, plan: CallPlan, with_grad):
-        params = plan.params
-        return cls(logits, targets, alpha, weight, float(params.gamma), float(params.label_smoothing),
-                   int(params.ignore_index), int(params.background_class), plan.backend, plan.reduce, with_grad,
-                   plan.checks is CheckPolicy.DEFERRED, plan.check_alpha)
 
-    def plan(self) -> CallPlan:
-        return CallPlan(FocalParams(self.gamma, self.label_smoothing, self.ignore_index, self.background_class),
-                        self.backend, self.reduce, CheckPolicy.DEFERRED if self.deferred else CheckPolicy.IMMEDIATE,
-                        self.check_alpha)
+def _options_schema():
+    arguments = []
+    for field in dataclasses.fields(LossOptions):
+        if field.type not in _SCHEMA_TYPES:
+            raise TypeError(f"LossOptions.{field.name} is a {field.type}, which the custom ops' schema cannot carry: "
+                            f"add its schema type to kernels/ops.py's _SCHEMA_TYPES")
+        arguments.append(f"{_SCHEMA_TYPES[field.type]} {field.name}")
+    return ", ".join(arguments)
+
+
+FORWARD_SCHEMA = ("(Tensor logits, Tensor targets, Tensor? alpha, Tensor? weight, bool check_alpha, bool with_grad, "
+                  f"{_options_schema()}) -> (Tensor, Tensor, Tensor)")
+BACKWARD_SCHEMA = f"(Tensor logits, Tensor targets, Tensor saved, Tensor grad_loss, {_options_schema()}) -> Tensor"
+_FORWARD_TENSORS = 4  # logits, targets, alpha, weight: the arguments before the flags
+
+
+def forward_op_arguments(logits, targets, alpha, weight, options: LossOptions, check_alpha, with_grad):
+    """The forward custom op's arguments in its schema's order: the tensors, the per-call flags, the
+    options' values."""
+    return (logits, targets, alpha, weight, check_alpha, with_grad) + options.values()
+
+
+def _focal_forward(logits, targets, alpha, weight, check_alpha, with_grad, *option_values):
+    """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
+    (zeros without reduction) and the backend's four numbers per position for the backward
+    (empty without ``with_grad``)."""
+    options = LossOptions(*option_values)
+    _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha, with_grad)
+    return (loss, loss.new_zeros(2) if counts is None else counts,
+            loss.new_empty(0) if saved is None else saved.pack(targets.shape))
+
+
+def _focal_forward_fake(logits, targets, alpha, weight, check_alpha, with_grad, *option_values):
+    options = LossOptions(*option_values)
+    dtype = loss_dtype(logits.dtype)
+    reduced = options.reduction != "none"
+    return (logits.new_empty(() if reduced else targets.shape, dtype=dtype), logits.new_empty(2, dtype=dtype),
+            logits.new_empty((4, *targets.shape) if with_grad else (0,), dtype=dtype))
+
+
+def _focal_backward(logits, targets, saved, grad_loss, *option_values):
+    """The gradient with respect to the logits, in their dtype."""
+    options = LossOptions(*option_values)
+    module = select(options.backend, logits)
+    return module.backward(logits, targets, module.Saved.unpack(saved), grad_loss, options).contiguous()
+
+
+def _focal_backward_fake(logits, targets, saved, grad_loss, *option_values):
+    return logits.new_empty(logits.shape)
+
+
+def _setup_context(ctx, inputs, output):
+    logits, targets = inputs[:2]
+    _, counts, saved = output
+    ctx.save_for_backward(logits, targets, saved)
+    ctx.option_values = inputs[_FORWARD_TENSORS + 2:]
+    ctx.mark_non_differentiable(counts, saved)
+
+
+def _backward(ctx, grad_loss, grad_counts, grad_saved):
+    logits, targets, saved = ctx.saved_tensors
+    no_grads = (None,) * (_FORWARD_TENSORS + 1 + len(ctx.option_values))  # only the logits get a gradient
+    return (focal_backward(logits, targets, saved, grad_loss, *ctx.option_values),) + no_grads
 
 
 if CUSTOM_OPS:
-    @torch.library.custom_op("imbalanced_losses::focal_forward", mutates_args=())
-    def focal_forward(logits: Tensor, targets: Tensor, alpha: Optional[Tensor], weight: Optional[Tensor],
-                      gamma: float, label_smoothing: float, ignore_index: int, background_class: int, backend: str,
-                      reduce: bool, with_grad: bool, deferred: bool, check_alpha: bool
-                      ) -> Tuple[Tensor, Tensor, Tensor]:
-        """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
-        (zeros without ``reduce``) and the backend's four numbers per position for the backward
-        (empty without ``with_grad``)."""
-        args = ForwardOpArgs(logits, targets, alpha, weight, gamma, label_smoothing, ignore_index, background_class,
-                             backend, reduce, with_grad, deferred, check_alpha)
-        _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, args.plan(), with_grad)
-        return (loss, loss.new_zeros(2) if counts is None else counts,
-                loss.new_empty(0) if saved is None else saved.pack(targets.shape))
-
-    @focal_forward.register_fake
-    def _focal_forward_fake(logits, targets, alpha, weight, gamma, label_smoothing, ignore_index, background_class,
-                            backend, reduce, with_grad, deferred, check_alpha):
-        dtype = loss_dtype(logits.dtype)
-        return (logits.new_empty(() if reduce else targets.shape, dtype=dtype), logits.new_empty(2, dtype=dtype),
-                logits.new_empty((4, *targets.shape) if with_grad else (0,), dtype=dtype))
-
-    @torch.library.custom_op("imbalanced_losses::focal_backward", mutates_args=())
-    def focal_backward(logits: Tensor, targets: Tensor, saved: Tensor, grad_loss: Tensor, label_smoothing: float,
-                       ignore_index: int, backend: str) -> Tensor:
-        """The gradient with respect to the logits, in their dtype."""
-        params = BackwardParams(label_smoothing, ignore_index)
-        module = select(backend, logits)
-        return module.backward(logits, targets, module.Saved.unpack(saved), grad_loss, params).contiguous()
-
-    @focal_backward.register_fake
-    def _focal_backward_fake(logits, targets, saved, grad_loss, label_smoothing, ignore_index, backend):
-        return logits.new_empty(logits.shape)
-
-    def _setup_context(ctx, inputs, output):
-        args = ForwardOpArgs(*inputs)
-        _, counts, saved = output
-        ctx.save_for_backward(args.logits, args.targets, saved)
-        ctx.options = (args.label_smoothing, args.ignore_index, args.backend)  # focal_backward's last three
-        ctx.mark_non_differentiable(counts, saved)
-
-    def _backward(ctx, grad_loss, grad_counts, grad_saved):
-        logits, targets, saved = ctx.saved_tensors
-        no_grads = (None,) * (len(ForwardOpArgs._fields) - 1)  # only the logits get a gradient
-        return (focal_backward(logits, targets, saved, grad_loss, *ctx.options),) + no_grads
-
-    torch.library.register_autograd("imbalanced_losses::focal_forward", _backward, setup_context=_setup_context)
+    focal_forward = torch.library.custom_op("imbalanced_losses::focal_forward", _focal_forward, mutates_args=(),
+                                            schema=FORWARD_SCHEMA)
+    focal_forward.register_fake(_focal_forward_fake)
+    focal_backward = torch.library.custom_op("imbalanced_losses::focal_backward", _focal_backward, mutates_args=(),
+                                             schema=BACKWARD_SCHEMA)
+    focal_backward.register_fake(_focal_backward_fake)
+    focal_forward.register_autograd(_backward, setup_context=_setup_context)
 
 
-def focal_loss(logits, targets, alpha, weight, plan: CallPlan):
+def through_custom_ops():
+    """Whether a call goes through the custom ops: while torch.compile traces (the compiler sees
+    one node each). Eager calls skip the custom op's dispatch, which cost about 0.2 ms per
+    forward+backward on CPU (see the torch.compile guide)."""
+    return CUSTOM_OPS and torch.compiler.is_compiling()
+
+
+def focal_loss(logits, targets, alpha, weight, options: LossOptions, check_alpha):
     """(loss, counts): through the custom op while torch.compile traces, else ``FocalFunction``.
-    Both run ``run_forward`` and the backend's backward; eager calls skip the custom op's
-    dispatch, which cost about 0.2 ms per forward+backward on CPU (1024 x 81: 0.92 ms against
-    0.73 ms)."""
-    if not (USE_CUSTOM_OPS and (EAGER_CUSTOM_OPS or torch.compiler.is_compiling())):
-        return FocalFunction.apply(logits, targets, alpha, weight, plan)
+    Both run ``run_forward`` and the backend's backward; alpha's values are checked there only with
+    ``check_alpha`` (the caller checked them otherwise)."""
+    if not through_custom_ops():
+        return FocalFunction.apply(logits, targets, alpha, weight, options, check_alpha)
     with_grad = torch.is_grad_enabled() and logits.requires_grad
-    loss, counts, _ = focal_forward(*ForwardOpArgs.of(logits, targets, alpha, weight, plan, with_grad))
+    loss, counts, _ = focal_forward(*forward_op_arguments(logits, targets, alpha, weight, options, check_alpha,
+                                                          with_grad))
     return loss, counts

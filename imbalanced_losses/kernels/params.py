@@ -1,24 +1,8 @@
-"""What every backend receives and returns, and the plan of one call."""
+"""What every backend returns. What it receives besides the tensors is the caller's ``LossOptions``
+(``options.py``), unchanged."""
 from typing import Any, NamedTuple, Optional
 
 from torch import Tensor
-
-
-class BackwardParams(NamedTuple):
-    """What a backend's backward reads besides its saved state."""
-    label_smoothing: float
-    ignore_index: int
-
-
-class FocalParams(NamedTuple):
-    """The loss's options that the math reads, already checked (``options.LossOptions``)."""
-    gamma: float
-    label_smoothing: float
-    ignore_index: int
-    background_class: int
-
-    def backward(self) -> BackwardParams:
-        return BackwardParams(self.label_smoothing, self.ignore_index)
 
 
 class Counts:
@@ -37,14 +21,3 @@ class ForwardResult(NamedTuple):
     loss: Tensor
     counts: Optional[Tensor]
     saved: Optional[Any]
-
-
-class CallPlan(NamedTuple):
-    """How one call runs, decided once before the operator: the math's parameters, the backend's
-    name (resolved for the tensors inside the operator), whether the loss is summed there, how the
-    target and alpha values are checked, and whether alpha's values still need checking."""
-    params: FocalParams
-    backend: str
-    reduce: bool
-    checks: Any  # checks.CheckPolicy
-    check_alpha: bool

@@ -32,15 +32,15 @@ import triton.language as tl
 from torch import Tensor
 from triton.language.extra import libdevice
 
+from ..options import LossOptions
 from . import device_checks
-from .params import BackwardParams, ForwardResult
+from .params import ForwardResult
 from .verification import version_prefix
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MIN_TRITON = (3, 6)  # the lowest Triton the ahead-of-time check compiles with (tools/dev/triton_aot_check.py)
 WIDE_OFFSETS_FROM = 2**31  # element offsets this large need int64 arithmetic in the kernels
-launches = 0  # kernel launches so far, so that tests can tell this backend ran
 
 
 def not_supported_reasons(logits):
@@ -365,7 +365,6 @@ class _Launch:
         """Launch ``kernel(*pointers, <shape and strides of the view>, *scalars)`` over every position,
         on the view's device (Triton launches on the current one); returns the number of programs
         that ran."""
-        global launches
         if not self.max_programs:
             return 0
         view = self.view
@@ -373,7 +372,6 @@ class _Launch:
                            view.stride(1)) + scalars
         constexprs.update(CLASS_CONTIGUOUS=self.class_contiguous, POSITION_CONTIGUOUS=self.position_contiguous,
                           WIDE=self.wide)
-        launches += 1
         ran = []  # the grid of the launch that ran last: this call's own (not the autotuner's shared best_config)
 
         def grid(meta):
@@ -413,7 +411,7 @@ def device_alpha(alpha, device):
     return alpha.to(device=device, dtype=torch.float32).contiguous()
 
 
-def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
+def _forward(logits, targets, alpha, weight, options: LossOptions, reduce, with_grad):
     view = _as_bcs(logits)
     if view is None:
         logits = logits.contiguous()
@@ -426,7 +424,7 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
     if weight is not None:
         weight = _per_position(weight.detach(), logits.dim()).contiguous()
         weight = weight if weight.is_floating_point() else weight.float()
-    smoothing = params.label_smoothing != 0
+    smoothing = options.label_smoothing != 0
     flags = device_checks.flags(device)
     loss = partial = saved = None
     if reduce:
@@ -441,8 +439,8 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
         (view, targets_bs, flags if alpha is None else alpha, flags if weight is None else weight,
          flags if loss is None else loss, flags if partial is None else partial, flags if saved is None else saved,
          flags),
-        (targets_bs.stride(0), targets_bs.stride(1), float(params.gamma), float(params.label_smoothing),
-         int(params.ignore_index), int(params.background_class)),
+        (targets_bs.stride(0), targets_bs.stride(1), float(options.gamma), float(options.label_smoothing),
+         int(options.ignore_index), int(options.background_class)),
         HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SMOOTHING=smoothing, WITH_GRAD=with_grad,
         REDUCE=reduce)
     count = None
@@ -452,10 +450,10 @@ def _forward(logits, targets, alpha, weight, params, reduce, with_grad):
     return ForwardResult(loss, count, None if saved is None else TritonSaved(saved))
 
 
-def _backward(logits, targets, saved, grad_loss, params: BackwardParams):
+def _backward(logits, targets, saved, grad_loss, options: LossOptions):
     saved_tensor = saved.planes
     targets_bs = _per_position(targets, logits.dim())
-    smoothing, ignore_index = params.label_smoothing != 0, params.ignore_index
+    smoothing, ignore_index = options.label_smoothing != 0, options.ignore_index
     view = _as_bcs(logits)
     grad = torch.empty_like(logits)
     if view is None or grad.stride() != logits.stride():  # not dense: compute on a contiguous copy
@@ -496,11 +494,11 @@ class TritonBackend:
     def not_supported_reasons(self, logits):
         return not_supported_reasons(logits)
 
-    def forward(self, logits, targets, alpha, weight, params, reduce, with_grad) -> ForwardResult:
-        return _forward(logits, targets, alpha, weight, params, reduce, with_grad)
+    def forward(self, logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult:
+        return _forward(logits, targets, alpha, weight, options, reduce, with_grad)
 
-    def backward(self, logits, targets, saved: TritonSaved, grad_loss, params: BackwardParams):
-        return _backward(logits, targets, saved, grad_loss, params)
+    def backward(self, logits, targets, saved: TritonSaved, grad_loss, options: LossOptions):
+        return _backward(logits, targets, saved, grad_loss, options)
 
 
 BACKEND = TritonBackend()

@@ -5,8 +5,8 @@ from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import cat_boxes, get_box_tensor
 
-from ..openmmlab.losses import OpenMMLabSoftmaxFocalLoss
-from ..priors import background_prior_bias
+from ..head_loss import check_background_first
+from ..priors import background_prior_bias, check_prior
 
 
 @MODELS.register_module()
@@ -29,12 +29,9 @@ class SoftmaxRetinaHead(RetinaHead):
     """
 
     def __init__(self, *args, background_prior=0.01, **kwargs):
-        background_prior_bias(1, background_prior, "background_prior")  # checks it is in (0, 1)
+        check_prior("background_prior", background_prior)
         super().__init__(*args, **kwargs)
-        if not isinstance(self.loss_cls, OpenMMLabSoftmaxFocalLoss) or self.loss_cls.background_class != 0:
-            background = getattr(self.loss_cls, "background_class", None)
-            raise ValueError("SoftmaxRetinaHead needs loss_cls=dict(type='SoftmaxFocalLoss', background_class=0, "
-                             f"...), got {type(self.loss_cls).__name__} with background_class={background}")
+        check_background_first(self.loss_cls, "SoftmaxRetinaHead's loss_cls")
         self.background_prior = background_prior
 
     def init_weights(self):

@@ -2,8 +2,7 @@
 ``imbalanced_losses.mmseg`` import it, so a config imports only the package of its codebase).
 Importing it registers, in mmengine's root registries (found by mmdet, mmseg, mmpretrain, ...):
 
-- ``SoftmaxFocalLoss`` (``MODELS``): the core loss speaking the OpenMMLab loss protocol, its
-  DDP statistics through ``mmengine.dist``;
+- ``SoftmaxFocalLoss`` (``MODELS``): the core loss speaking the OpenMMLab loss protocol;
 - ``BackgroundPrior`` (``WEIGHT_INITIALIZERS``): starts a softmax classifier at a background prior;
 - ``ExactResumeHook`` (``HOOKS``): a killed run resumed with ``--resume`` ends where an
   uninterrupted one does (``resumption``).

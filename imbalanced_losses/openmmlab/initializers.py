@@ -13,8 +13,8 @@ import torch
 from mmengine.model.weight_init import BaseInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
-from ..priors import background_prior_bias
-from ..validators import is_int, is_real
+from ..priors import background_prior_bias, check_prior
+from ..validators import check_int, check_number, non_negative
 
 LAYERS = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
 
@@ -29,11 +29,9 @@ class BackgroundPriorInit(BaseInit):
     """
 
     def __init__(self, prior=0.01, background_class=-1, std=0.01, **kwargs):
-        if not is_int(background_class):
-            raise TypeError(f"background_class must be an int, got {background_class!r}")
-        background_prior_bias(1, prior)  # checks prior
-        if not is_real(std) or not std >= 0:
-            raise ValueError(f"std must be a number >= 0, got {std!r}")
+        check_int("background_class", background_class)
+        check_prior("prior", prior)
+        check_number("std", std, "a number >= 0", non_negative)
         super().__init__(**kwargs)
         self.prior, self.background_class, self.std = prior, background_class, std
 

@@ -2,29 +2,22 @@
 
 Registered in mmengine's root ``MODELS``, so every OpenMMLab codebase (mmdet, mmseg, mmpretrain,
 ...) finds ``type='SoftmaxFocalLoss'`` through its parent registry. Under DDP the global
-statistics travel through ``mmengine.dist`` (one all-reduce of two float64 numbers per call).
+statistics travel through torch.distributed's default group, which mmengine's launchers create and
+``mmengine.dist`` uses (one all-reduce of two float64 numbers per call).
 """
-from typing import Optional
-
 import torch
-from mmengine import dist as mmengine_dist
 from mmengine.registry import MODELS
 
-from ..distributed import Communicator
 from ..focal_loss import SoftmaxFocalLoss, focal_loss_with_options
-from ..options import OPTION_NAMES, REDUCTIONS, check_int
+from ..options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
 from .annotations import alpha_from_spec
-
-MMENGINE = Communicator(is_distributed=lambda: mmengine_dist.get_world_size() > 1,
-                        world_size=lambda: mmengine_dist.get_world_size(),
-                        all_reduce_sum=lambda tensor: mmengine_dist.all_reduce(tensor, op="sum"))
 
 
 @MODELS.register_module(name="SoftmaxFocalLoss")
 class OpenMMLabSoftmaxFocalLoss(SoftmaxFocalLoss):
     """``SoftmaxFocalLoss`` for OpenMMLab configs: ``loss_cls=dict(type='SoftmaxFocalLoss', ...)``.
 
-    Takes every core argument as a keyword (with the core's defaults, ``LossOptions``) plus
+    Takes every core argument as a keyword (``SoftmaxFocalLoss``'s, with its defaults) plus
     ``loss_weight``, ``use_sigmoid`` (mmdet heads read it to size the classifier; only False makes
     sense for a softmax loss) and ``loss_name`` (mmseg's key for the loss in the log, must start
     with ``loss_``). ``alpha`` may also be
@@ -48,24 +41,20 @@ class OpenMMLabSoftmaxFocalLoss(SoftmaxFocalLoss):
     - The result is multiplied by ``loss_weight``.
     """
 
-    def __init__(self, alpha=None, *, gamma: float = 2.0, reduction: str = "mean", label_smoothing: float = 0.0,
-                 ignore_index: int = -100, background_class: int = 0, gather_distributed: Optional[bool] = None,
-                 backend: str = "auto", compile: bool = False, sync_checks: bool = False, loss_weight: float = 1.0,
-                 use_sigmoid: bool = False, loss_name: str = "loss_focal", **unknown):
+    def __init__(self, alpha=None, *, loss_weight: float = 1.0, use_sigmoid: bool = False,
+                 loss_name: str = "loss_focal", **options):
         if use_sigmoid:
             raise ValueError("SoftmaxFocalLoss is a softmax loss: use_sigmoid must be False, got True "
                              "(use mmdet's FocalLoss for sigmoid classification)")
         if not isinstance(loss_name, str) or not loss_name.startswith("loss_"):
             raise ValueError(f"loss_name must be a str starting with 'loss_', got {loss_name!r}")
+        unknown = set(options) - set(OPTION_NAMES) - {"compile"}
         if unknown:
             raise TypeError(f"SoftmaxFocalLoss got unexpected arguments {sorted(unknown)}; it takes alpha, "
                             f"loss_weight, use_sigmoid, loss_name, compile and {', '.join(OPTION_NAMES)}")
         if isinstance(alpha, dict):
-            alpha = alpha_from_spec(alpha, background_class)
-        super().__init__(alpha=alpha, gamma=gamma, reduction=reduction, label_smoothing=label_smoothing,
-                         ignore_index=ignore_index, background_class=background_class,
-                         gather_distributed=gather_distributed, backend=backend, compile=compile,
-                         sync_checks=sync_checks)
+            alpha = alpha_from_spec(alpha, options.get("background_class", LossOptions.background_class))
+        super().__init__(alpha=alpha, **options)
         self.use_sigmoid = False
         self.loss_weight = float(loss_weight)
         self._loss_name = loss_name
@@ -86,7 +75,7 @@ class OpenMMLabSoftmaxFocalLoss(SoftmaxFocalLoss):
         options = self.options.replace(reduction="sum" if local_mean else reduction, ignore_index=ignore_index,
                                        gather_distributed=False if local_mean else self.gather_distributed)
         loss = focal_loss_with_options(cls_score, label, options=options, alpha=self.alpha, weight=weight,
-                                       communicator=MMENGINE, weight_zero_ignores=True, targets_name="label")
+                                       weight_zero_ignores=True, targets_name="label")
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss

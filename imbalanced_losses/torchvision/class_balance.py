@@ -7,7 +7,7 @@ import torch
 
 from ..class_balance import class_balanced_alpha
 from ..coco_annotations import counts_by_category_id
-from ..validators import is_int
+from ..validators import check_int
 
 
 def coco_class_balanced_alpha(ann_file, beta=0.999, mean=1.0, background_weight=None, count="instances",
@@ -30,7 +30,7 @@ def coco_class_balanced_alpha(ann_file, beta=0.999, mean=1.0, background_weight=
     if min(counts) < 1:
         raise ValueError(f"{ann_file} has a category with id {min(counts)}: torchvision's detection models use "
                          "label 0 for the background, so category ids must be >= 1")
-    if num_classes is not None and not (is_int(num_classes) and num_classes > max(counts)):
+    if num_classes is not None and not check_int("num_classes", num_classes) > max(counts):
         raise ValueError(f"num_classes must be an int > {max(counts)} (the largest category id of {ann_file}), "
                          f"got {num_classes!r}")
     empty = [i for i, n in counts.items() if n == 0]

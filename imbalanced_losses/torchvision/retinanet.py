@@ -22,6 +22,7 @@ import torch
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetClassificationHead
 
 from ..focal_loss import SoftmaxFocalLoss
+from ..head_loss import head_loss
 from ..priors import background_prior_bias
 
 HEAD_LOSS_DEFAULTS = dict(gamma=2.0, reduction="mean_positive", background_class=0)
@@ -47,11 +48,7 @@ class SoftmaxRetinaNetClassificationHead(RetinaNetClassificationHead):
         super().__init__(in_channels, num_anchors, num_classes, norm_layer=norm_layer)
         if num_classes < 2:
             raise ValueError(f"num_classes counts the background and at least one class, got {num_classes}")
-        if loss is not None and loss_options:
-            raise TypeError(f"pass either loss or loss options, got loss and {sorted(loss_options)}")
-        self.loss = loss if loss is not None else SoftmaxFocalLoss(**dict(HEAD_LOSS_DEFAULTS, **loss_options))
-        if not isinstance(self.loss, SoftmaxFocalLoss) or self.loss.background_class != 0:
-            raise ValueError("loss must be a SoftmaxFocalLoss with background_class=0 (the background column)")
+        self.loss = head_loss(loss, loss_options, HEAD_LOSS_DEFAULTS)
         bias = torch.zeros(num_anchors, num_classes)
         bias[:, 0] = background_prior_bias(num_classes - 1, background_prior, "background_prior")
         with torch.no_grad():

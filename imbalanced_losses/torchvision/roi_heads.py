@@ -15,6 +15,7 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import RoIHeads
 
 from ..focal_loss import SoftmaxFocalLoss
+from ..head_loss import head_loss
 
 ROI_LOSS_DEFAULTS = dict(gamma=2.0, reduction="mean", background_class=0)
 
@@ -28,11 +29,7 @@ class SoftmaxFocalRoIHeads(RoIHeads):
     def __init__(self, *args, loss: Optional[SoftmaxFocalLoss] = None, **kwargs):
         loss_options = {k: kwargs.pop(k) for k in list(kwargs) if k not in _ROI_HEADS_ARGUMENTS}
         super().__init__(*args, **kwargs)
-        if loss is not None and loss_options:
-            raise TypeError(f"pass either loss or loss options, got loss and {sorted(loss_options)}")
-        self.loss = loss if loss is not None else SoftmaxFocalLoss(**dict(ROI_LOSS_DEFAULTS, **loss_options))
-        if not isinstance(self.loss, SoftmaxFocalLoss) or self.loss.background_class != 0:
-            raise ValueError("loss must be a SoftmaxFocalLoss with background_class=0 (torchvision's background label)")
+        self.loss = head_loss(loss, loss_options, ROI_LOSS_DEFAULTS)
         self._sampled_labels: Optional[List[Tensor]] = None
 
     @classmethod

@@ -1,6 +1,8 @@
 """The long-tail study's variants and families, as data: ``run_study.py`` trains them,
 ``report.py`` writes the report. Each family is compared within itself, against its baseline, on
 its own data; every variant of a family has the same model, schedule and data."""
+import json
+import os
 from typing import NamedTuple, Tuple, Union
 
 from tasks import DETECTION, SEGMENTATION, DetectionTask, SegmentationTask
@@ -13,15 +15,15 @@ class Variant(NamedTuple):
     config: str  # relative to the repository root (at ``retired`` for a retired variant)
     label: str
     family: str
-    # The commit that last had the option it tests, when that option was removed from the code (issue 36's
-    # rule: an option that beats its family's best nowhere leaves the code): reported from its records,
-    # never trained again.
-    retired: str = ""
+    retired: str = ""  # the commit that last had its code, for a retired variant (results/retired_variants.json)
 
 
-# The long-tail levers of issue 36 (logit adjustment, Seesaw's factors, Seesaw's objectness split) won in no
-# family; their code, configs and tests are at this commit.
-LEVERS_REMOVED_AFTER = "3be6e6b"
+def _retired_variants():
+    """The retired variants, as data: reported from their records, never trained again."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "retired_variants.json")) as file:
+        retired = json.load(file)
+    return {name: Variant(entry["config"], entry["label"], entry["family"], retired["commit"])
+            for name, entry in retired["variants"].items()}
 
 
 class Family(NamedTuple):
@@ -48,8 +50,6 @@ VARIANTS = {
                              "softmax focal (ours, 0.75/0.25)", "one-stage"),
     "softmax-focal-cb": Variant(_PROJECT + "retinanet_r18-half_fpn_softmax-focal-cb_longtail.py",
                                 "softmax focal (ours, class-balanced alpha)", "one-stage"),
-    "softmax-focal-seesaw": Variant(_PROJECT + "retinanet_r18-half_fpn_softmax-focal-seesaw_longtail.py",
-                                    "softmax focal (ours) + Seesaw factors", "one-stage", LEVERS_REMOVED_AFTER),
     "frcnn-ce": Variant(_PROJECT + "faster-rcnn_r18-half_fpn_ce_longtail.py",
                         "Faster R-CNN, softmax CE (mmdet's stock)", "two-stage"),
     "frcnn-seesaw": Variant(_PROJECT + "faster-rcnn_r18-half_fpn_seesaw_longtail.py",
@@ -60,14 +60,6 @@ VARIANTS = {
                                       "Faster R-CNN, ours + class-balanced alpha", "two-stage"),
     "frcnn-softmax-focal-prior": Variant(_PROJECT + "faster-rcnn_r18-half_fpn_softmax-focal-prior_longtail.py",
                                          "Faster R-CNN, ours + background prior in fc_cls", "two-stage"),
-    "frcnn-softmax-focal-split": Variant(_PROJECT + "faster-rcnn_r18-half_fpn_softmax-focal-split_longtail.py",
-                                         "Faster R-CNN, ours + objectness split", "two-stage", LEVERS_REMOVED_AFTER),
-    "frcnn-softmax-focal-split-seesaw": Variant(
-        _PROJECT + "faster-rcnn_r18-half_fpn_softmax-focal-split-seesaw_longtail.py",
-        "Faster R-CNN, ours + objectness split + Seesaw factors", "two-stage", LEVERS_REMOVED_AFTER),
-    "frcnn-softmax-focal-prior-la": Variant(_PROJECT + "faster-rcnn_r18-half_fpn_softmax-focal-prior-la_longtail.py",
-                                            "Faster R-CNN, ours + prior + logit adjustment (tau 0.5)", "two-stage",
-                                            LEVERS_REMOVED_AFTER),
     "seg-ce": Variant(_SEGMENTATION + "unet-s4-d8_fcn_ce_shapes-seg.py", "CrossEntropyLoss (mmseg's default)",
                       "segmentation"),
     "seg-ce-ohem": Variant(_SEGMENTATION + "unet-s4-d8_fcn_ce-ohem_shapes-seg.py",
@@ -78,13 +70,10 @@ VARIANTS = {
                          "segmentation"),
     "seg-focal-cb": Variant(_SEGMENTATION + "unet-s4-d8_fcn_softmax-focal-cb_shapes-seg.py",
                             "ours + class-balanced alpha", "segmentation"),
-    "seg-focal-seesaw": Variant(_SEGMENTATION + "unet-s4-d8_fcn_softmax-focal-seesaw_shapes-seg.py",
-                                "ours + Seesaw factors", "segmentation", LEVERS_REMOVED_AFTER),
     "seg2-ce": Variant(_PROJECT + "unet-s4-d8_fcn_ce_shapes-seg-counts.py", "CrossEntropyLoss (mmseg's default)",
                        "segmentation-counts"),
-    "seg-focal-la": Variant(_SEGMENTATION + "unet-s4-d8_fcn_softmax-focal-la_shapes-seg.py",
-                            "ours + logit adjustment (tau 0.5)", "segmentation", LEVERS_REMOVED_AFTER),
 }
+VARIANTS.update(_retired_variants())
 
 _LONGTAIL = "data/shapes_longtail"
 FAMILIES = {

@@ -31,12 +31,13 @@ TARGETS = torch.tensor([0, 1, 2, 1])
      r"alpha must be 1-D of shape \(C,\), got shape \(1, 3\)"),
     (LOGITS, TARGETS, {"alpha": [0.25, math.nan, 1.0]}, ValueError, "alpha must be finite"),
     (LOGITS, TARGETS, {"alpha": "balanced"}, TypeError, "alpha must be None, a 1-D tensor or a list"),
-    (LOGITS, TARGETS, {"gamma": -1.0}, ValueError, "gamma must be >= 0, got -1.0"),
-    (LOGITS, TARGETS, {"gamma": math.nan}, ValueError, "gamma must be >= 0, got nan"),
+    (LOGITS, TARGETS, {"gamma": -1.0}, ValueError, "gamma must be a real number >= 0, got -1.0"),
+    (LOGITS, TARGETS, {"gamma": math.nan}, ValueError, "gamma must be a real number >= 0, got nan"),
     (LOGITS, TARGETS, {"gamma": "2"}, TypeError, "gamma must be a real number"),
     (LOGITS, TARGETS, {"reduction": "avg"}, ValueError, "reduction must be one of .*got 'avg'"),
-    (LOGITS, TARGETS, {"label_smoothing": 1.5}, ValueError, r"label_smoothing must be in \[0, 1\], got 1.5"),
-    (LOGITS, TARGETS, {"label_smoothing": -0.1}, ValueError, "label_smoothing must be in"),
+    (LOGITS, TARGETS, {"label_smoothing": 1.5}, ValueError,
+     r"label_smoothing must be a real number in \[0, 1\], got 1.5"),
+    (LOGITS, TARGETS, {"label_smoothing": -0.1}, ValueError, "label_smoothing must be a real number in"),
     (LOGITS, TARGETS, {"reduction": "mean_positive", "background_class": 3}, ValueError,
      r"background_class must be in \[0, 3\).*got 3"),
     (LOGITS, TARGETS, {"ignore_index": 1.5}, TypeError, "ignore_index must be an int"),
@@ -53,9 +54,9 @@ def test_bad_input_raises_clear_error(logits, targets, kwargs, error, match):
 
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"alpha": [0.5, -1.0]}, ValueError, "alpha must be non-negative"),
-    ({"gamma": -0.5}, ValueError, "gamma must be >= 0"),
+    ({"gamma": -0.5}, ValueError, "gamma must be a real number >= 0"),
     ({"reduction": "batchmean"}, ValueError, "reduction must be one of"),
-    ({"label_smoothing": 2}, ValueError, "label_smoothing must be in"),
+    ({"label_smoothing": 2}, ValueError, "label_smoothing must be a real number in"),
 ])
 def test_module_checks_options_at_construction(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -71,7 +72,7 @@ def test_background_class_only_checked_for_mean_positive():
 
 def test_setting_an_option_on_the_module_checks_it_again():
     loss_fn = SoftmaxFocalLoss(gamma=2.0)
-    with pytest.raises(ValueError, match=r"gamma must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"gamma must be a real number >= 0, got -1"):
         loss_fn.gamma = -1
     with pytest.raises(ValueError, match=r"reduction must be one of"):
         loss_fn.reduction = "avg"

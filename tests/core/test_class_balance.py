@@ -51,6 +51,10 @@ def test_mean_and_background_placement():
     (dict(counts=[10, 3], background_class=3), ValueError, r"background_class must be None or an int in \[0, 2\]"),
     (dict(counts=[10, 3], background_weight=0.75), ValueError, "background_weight needs background_class"),
     (dict(counts=[10, 3], background_class=0, background_weight=-1), ValueError, "background_weight must be"),
+    # A wrong type is a TypeError and a wrong value a ValueError, for every scalar (validators.py).
+    (dict(counts=[10, 3], beta="0.9"), TypeError, r"beta must be a real number in \[0, 1\), got '0.9'"),
+    (dict(counts=[10, 3], mean=None), TypeError, "mean must be a finite number > 0, got None"),
+    (dict(counts=[10, 3], background_class=1.0), TypeError, "background_class must be an int, got 1.0"),
 ])
 def test_bad_arguments_name_themselves(kwargs, error, match):
     with pytest.raises(error, match=match):

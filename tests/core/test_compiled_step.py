@@ -3,14 +3,16 @@
 gradients of the uncompiled step, bad targets still named, no recompile for other shapes; and
 ``torch.library.opcheck`` on both ops."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
 from cases import ALL_BACKENDS, NAMED_BACKENDS, REDUCTIONS, SCALAR_REDUCTIONS, TRITON_DEVICE, needs_triton
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
-from imbalanced_losses.kernels import ops
-from imbalanced_losses.kernels.ops import ForwardOpArgs
+from imbalanced_losses.kernels import ops, select
+from imbalanced_losses.options import OPTION_NAMES, LossOptions
 from tolerances import assert_close_reordered
 
 pytestmark = pytest.mark.skipif(not ops.CUSTOM_OPS, reason="torch without torch.library.custom_op: "
@@ -157,39 +159,64 @@ def opcheck_cases():
     gen = torch.Generator().manual_seed(0)
     for backend in NAMED_BACKENDS:
         dtype = torch.float32 if backend == "triton" else torch.float64  # Triton computes in float32
-        for shape, reduce, with_grad, with_alpha, with_weight, smoothing in [
-                ((7, 5), True, True, True, False, 0.1), ((2, 5, 3, 4), False, True, False, True, 0.0),
-                ((7, 5), False, False, True, True, 0.2), ((2, 5, 3), True, True, False, False, 0.0)]:
+        for shape, reduction, with_grad, with_alpha, with_weight, smoothing in [
+                ((7, 5), "mean_positive", True, True, False, 0.1), ((2, 5, 3, 4), "none", True, False, True, 0.0),
+                ((7, 5), "none", False, True, True, 0.2), ((2, 5, 3), "sum", True, False, False, 0.0)]:
             logits = torch.randn(shape, generator=gen, dtype=dtype, requires_grad=with_grad)
             targets = torch.randint(0, 5, shape[:1] + shape[2:], generator=gen)
             targets.view(-1)[0] = -100
             alpha = torch.rand(5, generator=gen, dtype=dtype) if with_alpha else None
             weight = torch.rand(targets.shape, generator=gen, dtype=dtype) if with_weight else None
-            case = ForwardOpArgs(logits, targets, alpha, weight, gamma=2.0, label_smoothing=smoothing,
-                                 ignore_index=-100, background_class=0, backend=backend, reduce=reduce,
-                                 with_grad=with_grad, deferred=False, check_alpha=with_alpha)
+            options = LossOptions(reduction=reduction, label_smoothing=smoothing, backend=backend)
+            case = (logits, targets, alpha, weight, options, with_alpha, with_grad)
             yield pytest.param(case, marks=needs_triton) if backend == "triton" else case
 
 
-@pytest.mark.parametrize("args", list(opcheck_cases()),
-                         ids=lambda a: f"{a.backend}-{tuple(a.logits.shape)}-reduce{a.reduce}")
-def test_opcheck_forward_and_backward(args):
-    if args.backend == "triton":
-        args = ForwardOpArgs(*(a.to(TRITON_DEVICE) if isinstance(a, torch.Tensor) else a for a in args))
-        args.logits.requires_grad_(args.with_grad)
-    torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, tuple(args))
-    logits, targets = args.logits, args.targets
-    if args.with_grad:
+@pytest.mark.parametrize("case", list(opcheck_cases()),
+                         ids=lambda c: f"{c[4].backend}-{tuple(c[0].shape)}-{c[4].reduction}")
+def test_opcheck_forward_and_backward(case):
+    logits, targets, alpha, weight, options, check_alpha, with_grad = case
+    if options.backend == "triton":
+        logits, targets, alpha, weight = (None if t is None else t.to(TRITON_DEVICE)
+                                          for t in (logits, targets, alpha, weight))
+        logits = logits.detach().requires_grad_(with_grad)
+    args = ops.forward_op_arguments(logits, targets, alpha, weight, options, check_alpha, with_grad)
+    torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, args)
+    if with_grad:
         _, _, saved = torch.ops.imbalanced_losses.focal_forward(*args)
-        grad_loss = torch.rand(() if args.reduce else targets.shape, dtype=logits.dtype, device=logits.device)
+        grad_loss = torch.rand(() if options.reduction != "none" else targets.shape, dtype=logits.dtype,
+                               device=logits.device)
         torch.library.opcheck(torch.ops.imbalanced_losses.focal_backward.default,
-                              (logits.detach(), targets, saved, grad_loss, args.label_smoothing, args.ignore_index,
-                               args.backend))
+                              (logits.detach(), targets, saved, grad_loss) + options.values())
 
 
-def test_the_op_arguments_are_named_as_the_forward_op_schema_names_them():
-    schema = torch.ops.imbalanced_losses.focal_forward.default._schema
-    assert ForwardOpArgs._fields == tuple(argument.name for argument in schema.arguments)
+def test_every_option_crosses_the_custom_ops_boundary_unchanged(monkeypatch):
+    """The ops' schemas carry every ``LossOptions`` field by name, and what the backend receives
+    inside them equals what the caller passed, for values off every default."""
+    forward = torch.ops.imbalanced_losses.focal_forward.default._schema
+    backward = torch.ops.imbalanced_losses.focal_backward.default._schema
+    assert tuple(a.name for a in forward.arguments)[-len(OPTION_NAMES):] == OPTION_NAMES
+    assert tuple(a.name for a in backward.arguments)[-len(OPTION_NAMES):] == OPTION_NAMES
+    options = LossOptions(gamma=0.5, reduction="sum", label_smoothing=0.25, ignore_index=3, background_class=2,
+                          gather_distributed=False, backend="eager", sync_checks=True)
+    assert all(getattr(options, f.name) != f.default for f in dataclasses.fields(LossOptions))
+    received = []
+
+    class RecordingEager(type(select("eager", torch.empty(0)))):
+        def forward(self, logits, targets, alpha, weight, options, reduce, with_grad):
+            received.append(options)
+            return super().forward(logits, targets, alpha, weight, options, reduce, with_grad)
+
+        def backward(self, logits, targets, saved, grad_loss, options):
+            received.append(options)
+            return super().backward(logits, targets, saved, grad_loss, options)
+    monkeypatch.setattr(ops, "select", lambda backend, logits: RecordingEager())
+    logits = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([0, 1, 2, 3, 4, 1])
+    loss, _, _ = torch.ops.imbalanced_losses.focal_forward(
+        *ops.forward_op_arguments(logits, targets, None, None, options, False, True))
+    loss.backward()
+    assert received == [options, options]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -200,7 +227,7 @@ def test_the_autograd_function_path_gives_the_custom_ops_values(monkeypatch, bac
     step = step_fn("functional", backend, "mean_positive")
     results = {}
     for through_ops in (True, False):
-        monkeypatch.setattr(ops, "EAGER_CUSTOM_OPS", through_ops)
+        monkeypatch.setattr(ops, "through_custom_ops", lambda through=through_ops: through)
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
             results[through_ops] = value_and_grads(step, head, features, targets, weight)
         names = {event.name for event in profile.events()}

@@ -4,14 +4,13 @@ is switched on for CPU tensors so that the same code path runs (Triton in its in
 import pytest
 import torch
 
-from cases import BACKENDS, DEVICE
+from cases import BACKENDS, DEVICE, defer_checks_on_every_device
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
-from imbalanced_losses.kernels import checks
 
 
 @pytest.fixture
 def deferred(monkeypatch):
-    monkeypatch.setattr(checks, "DEFERRED_DEVICE_TYPES", ("cuda", "cpu"))
+    defer_checks_on_every_device(monkeypatch)
     yield
     try:
         raise_deferred_errors()  # leave no flag behind for other tests

@@ -78,21 +78,6 @@ def test_communication_is_one_small_all_reduce(rank_results, case, reduction, pa
         assert results[(case, "none", "ours")]["bytes"] == []
 
 
-def test_openmmlab_path_communicates_through_mmengine_dist():
-    pytest.importorskip("mmengine")
-    from unittest import mock
-
-    import mmengine.dist
-
-    from imbalanced_losses.openmmlab.losses import MMENGINE
-    with mock.patch.object(mmengine.dist, "get_world_size", return_value=3), \
-            mock.patch.object(mmengine.dist, "all_reduce") as all_reduce:
-        assert MMENGINE.is_distributed() and MMENGINE.world_size() == 3
-        stats = torch.zeros(2, dtype=torch.float64)
-        MMENGINE.all_reduce_sum(stats)
-    all_reduce.assert_called_once_with(stats, op="sum")
-
-
 def test_gathering_logits_gets_gradients_world_size_times_too_small(rank_results):
     """The all-gather-logits approach returns the right value but, since DDP averages gradients,
     1/world_size of the right gradient; the comparison above would catch that bug in ours."""

@@ -16,25 +16,37 @@ def test_the_signatures_defaults_are_the_options_defaults(entry):
     assert SoftmaxFocalLoss().options == LossOptions()
 
 
-def test_the_openmmlab_signatures_defaults_are_the_options_defaults():
+def test_the_openmmlab_adapter_takes_every_option_with_the_cores_defaults():
     pytest.importorskip("mmengine")
     from imbalanced_losses.openmmlab import MMDetSoftmaxFocalLoss, OpenMMLabSoftmaxFocalLoss
     assert MMDetSoftmaxFocalLoss is OpenMMLabSoftmaxFocalLoss  # the old name stays importable
-    parameters = inspect.signature(OpenMMLabSoftmaxFocalLoss.__init__).parameters
-    for field in dataclasses.fields(LossOptions):
-        assert parameters[field.name].default == field.default, field.name
-    assert parameters["compile"].default is inspect.signature(SoftmaxFocalLoss.__init__).parameters["compile"].default
     assert OpenMMLabSoftmaxFocalLoss().options == LossOptions()
+    changed = dict(gamma=0.5, reduction="sum", label_smoothing=0.25, ignore_index=3, background_class=2,
+                   gather_distributed=False, backend="eager", sync_checks=True)
+    assert set(changed) == {field.name for field in dataclasses.fields(LossOptions)}
+    assert OpenMMLabSoftmaxFocalLoss(**changed).options == LossOptions(**changed)
+    assert OpenMMLabSoftmaxFocalLoss(compile=True).options.backend == "compile"
     with pytest.raises(TypeError, match=r"unexpected arguments \['gama'\]; it takes alpha, loss_weight"):
         OpenMMLabSoftmaxFocalLoss(gama=2.0)
 
 
+def test_the_module_shows_and_checks_every_option():
+    module = SoftmaxFocalLoss(gamma=0.5, backend="eager")
+    for field in dataclasses.fields(LossOptions):
+        assert f"{field.name}={getattr(module.options, field.name)!r}" in repr(module)
+        assert getattr(module, field.name) == getattr(module.options, field.name)
+    module.label_smoothing = 0.5
+    assert module.options == LossOptions(gamma=0.5, backend="eager", label_smoothing=0.5)
+    with pytest.raises(ValueError, match="label_smoothing must be a real number in"):
+        module.label_smoothing = 2.0
+
+
 @pytest.mark.parametrize("changes, error, message", [
-    (dict(gamma=-1), ValueError, "gamma must be >= 0, got -1"),
-    (dict(gamma=float("nan")), ValueError, "gamma must be >= 0"),
+    (dict(gamma=-1), ValueError, "gamma must be a real number >= 0, got -1"),
+    (dict(gamma=float("nan")), ValueError, "gamma must be a real number >= 0, got nan"),
     (dict(gamma="2"), TypeError, "gamma must be a real number >= 0, got '2'"),
     (dict(reduction="avg"), ValueError, "reduction must be one of"),
-    (dict(label_smoothing=1.5), ValueError, r"label_smoothing must be in \[0, 1\], got 1.5"),
+    (dict(label_smoothing=1.5), ValueError, r"label_smoothing must be a real number in \[0, 1\], got 1.5"),
     (dict(ignore_index=2.0), TypeError, "ignore_index must be an int, got 2.0"),
     (dict(background_class=True), TypeError, "background_class must be an int, got True"),
     (dict(gather_distributed=1), TypeError, "gather_distributed must be None, True or False, got 1"),

@@ -63,8 +63,10 @@ def test_site_builds_strictly(tmp_path):
     assert "_D." not in text
     openmmlab = open(tmp_path / "site" / "api" / "openmmlab" / "index.html").read()
     openmmlab = html.unescape(re.sub(r"<[^>]+>", "", openmmlab))
+    # The adapter passes the options through to SoftmaxFocalLoss (written once, there) and says so
     signature = openmmlab.split("OpenMMLabSoftmaxFocalLoss(alpha=None, ", 1)[1].split(")", 1)[0]
-    assert "gamma: float = 2.0" in signature and "reduction: str = 'mean'" in signature, signature
+    assert "loss_weight: float = 1.0" in signature and signature.endswith("**options"), signature
+    assert "Takes every core argument as a keyword (SoftmaxFocalLoss's, with its defaults)" in openmmlab
 
 
 @pytest.mark.parametrize("page", [p for p in pages() if python_blocks(p)])

@@ -16,6 +16,7 @@ from cases import (
     needs_triton,
     random_case,
     triton_focal,
+    triton_launches,
 )
 from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
 from reference import reference_focal_loss
@@ -29,12 +30,14 @@ class CountLaunches:
         self.backend, self.expected = backend, expected
 
     def __enter__(self):
-        self.before = triton_focal.launches if self.backend == "triton" else 0
+        self.counting = triton_launches()
+        self.launched = self.counting.__enter__()
         return self
 
     def __exit__(self, *exc):
+        self.counting.__exit__(*exc)
         if self.backend == "triton" and exc[0] is None:
-            launched = triton_focal.launches - self.before
+            launched = len(self.launched)
             assert launched == self.expected if self.expected is not None else launched > 0, launched
 
 

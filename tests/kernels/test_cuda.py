@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from cases import ALL_BACKENDS, random_case
+from cases import ALL_BACKENDS, random_case, triton_launches
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
 from tolerances import assert_close_reordered
 
@@ -114,12 +114,12 @@ def test_auto_takes_triton_only_where_a_record_covers_this_gpu():
     covered = verification.covering_record(identity, triton_focal.triton.__version__,
                                            verification.load_records()) is not None
     logits, targets, _ = _detector_like(n=128)
-    before = triton_focal.launches
-    softmax_focal_loss(logits, targets).backward()
-    assert triton_focal.launches - before == (2 if covered else 0), os.environ.get("TRITON_INTERPRET")
-    before = triton_focal.launches
-    softmax_focal_loss(logits, targets, backend="triton").backward()  # the opt-in runs everywhere
-    assert triton_focal.launches - before == 2
+    with triton_launches() as launched:
+        softmax_focal_loss(logits, targets).backward()
+    assert len(launched) == (2 if covered else 0), os.environ.get("TRITON_INTERPRET")
+    with triton_launches() as launched:
+        softmax_focal_loss(logits, targets, backend="triton").backward()  # the opt-in runs everywhere
+    assert len(launched) == 2
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")

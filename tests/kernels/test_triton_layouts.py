@@ -11,9 +11,9 @@ Also the launch arithmetic at real large shapes, on meta tensors (no memory): wh
 import pytest
 import torch
 
-from cases import TRITON_DEVICE, needs_triton, triton_focal
+from cases import TRITON_DEVICE, defer_checks_on_every_device, needs_triton, triton_focal, triton_launches
 from imbalanced_losses import softmax_focal_loss
-from imbalanced_losses.kernels import checks, device_checks, ops
+from imbalanced_losses.kernels import device_checks, ops
 from tolerances import assert_close_reordered
 
 pytestmark = needs_triton
@@ -59,9 +59,9 @@ def _assert_triton_matches_eager(logits, targets, alpha=None, weight=None, reduc
         triton_alpha = alpha
         if alpha_device is not None and isinstance(alpha, torch.Tensor):
             triton_alpha = alpha.to(alpha_device)  # e.g. a CPU alpha for CUDA logits
-        before = triton_focal.launches
-        actual = _loss_and_grad("triton", TRITON_DEVICE, logits, targets, triton_alpha, weight, reduction)
-        assert triton_focal.launches > before or logits.numel() == 0, "the Triton kernels did not run"
+        with triton_launches() as launched:
+            actual = _loss_and_grad("triton", TRITON_DEVICE, logits, targets, triton_alpha, weight, reduction)
+        assert launched or logits.numel() == 0, "the Triton kernels did not run"
         for value, value_expected in zip(actual, expected):
             assert_close_reordered(value, value_expected)
 
@@ -144,7 +144,7 @@ def test_zero_size_inputs(shape):
 @pytest.fixture
 def deferred_checks(monkeypatch):
     """The no-sync path CUDA takes by default, on this machine's device too."""
-    monkeypatch.setattr(checks, "DEFERRED_DEVICE_TYPES", ("cuda", "cpu"))
+    defer_checks_on_every_device(monkeypatch)
     device_checks.raise_deferred_errors()  # nothing pending from an earlier test
     yield
     device_checks.raise_deferred_errors()  # a false flag raises here

@@ -131,7 +131,7 @@ def test_adapter_avg_factor_and_reduction_override():
 def test_adapter_rejects_sigmoid_and_bad_options():
     with pytest.raises(ValueError, match="use_sigmoid must be False"):
         MODELS.build(dict(type="SoftmaxFocalLoss", use_sigmoid=True))
-    with pytest.raises(ValueError, match="gamma must be >= 0"):
+    with pytest.raises(ValueError, match="gamma must be a real number >= 0"):
         MODELS.build(dict(type="SoftmaxFocalLoss", gamma=-2.0))
     scores, labels, weights = random_scores(4)
     adapter = OpenMMLabSoftmaxFocalLoss()
@@ -145,10 +145,12 @@ def test_adapter_rejects_sigmoid_and_bad_options():
 
 
 def test_head_requires_our_loss_with_background_at_zero():
-    with pytest.raises(ValueError, match="background_class=0"):
+    with pytest.raises(ValueError, match="loss_cls must be a SoftmaxFocalLoss with background_class=0 .*got "
+                                         "background_class=8"):
         build_model(SHAPES_CONFIG, loss_cls=dict(type="SoftmaxFocalLoss", background_class=8,
                                                  reduction="mean_positive"))
-    with pytest.raises(ValueError, match="SoftmaxRetinaHead needs loss_cls"):
+    with pytest.raises(ValueError, match="SoftmaxRetinaHead's loss_cls must be a SoftmaxFocalLoss .*got a "
+                                         "CrossEntropyLoss"):
         build_model(SHAPES_CONFIG, loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False))
 
 

@@ -270,8 +270,8 @@ def test_background_prior_initializer_first_channel_and_bad_arguments():
     assert conv.bias[0].item() == pytest.approx(math.log(8 * 0.99 / 0.01)) and (conv.bias[1:] == 0).all()
     assert 0.015 < conv.weight.std().item() < 0.025
     assert background_prior_bias(8, 0.01) == pytest.approx(math.log(8 * 0.99 / 0.01))
-    for prior in (0, 1, 1.5, True, "0.1"):
-        with pytest.raises(ValueError, match="^prior must be a number in \\(0, 1\\), got"):
+    for prior, error in ((0, ValueError), (1, ValueError), (1.5, ValueError), (True, TypeError), ("0.1", TypeError)):
+        with pytest.raises(error, match="^prior must be a number in \\(0, 1\\), got"):
             initialize(conv, dict(type="BackgroundPrior", prior=prior, layer="Conv2d"))
     with pytest.raises(ValueError, match="background_class=9 within the 9 outputs"):
         initialize(conv, dict(type="BackgroundPrior", background_class=9, layer="Conv2d"))
