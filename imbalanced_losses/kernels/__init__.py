@@ -7,10 +7,10 @@ Each backend is an object (``<module>.BACKEND``) with
         (4, *targets.shape) tensor and ``unpack(tensor)``, so that a custom op can return it
     checks_targets: True where its kernel flags bad targets and alpha values on the device itself
     not_supported_reasons(logits) -> list of reasons it cannot run on these logits (empty: it can)
-    forward(logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult
+    compute_forward(logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult
         (loss per position shaped like targets, float32 or float64, or with ``reduce`` its 0-d
         sum; counts (valid, valid non-background) with ``reduce``; a ``Saved`` with ``with_grad``)
-    backward(logits, targets, saved, grad_loss, options) -> gradient w.r.t. the logits, in their dtype
+    compute_backward(logits, targets, saved, grad_loss, options) -> gradient w.r.t. the logits, in their dtype
 
 ``options`` is the caller's ``LossOptions`` (``options.py``), unchanged: a backend reads the fields
 its formulas need (gamma, label_smoothing, ignore_index, background_class).

@@ -129,7 +129,7 @@ class EagerBackend:
     def not_supported_reasons(self, logits):
         return []
 
-    def forward(self, logits, targets, alpha, weight, options: LossOptions, reduce, with_grad) -> ForwardResult:
+    def compute_forward(self, logits, targets, alpha, weight, options: LossOptions, reduce, with_grad) -> ForwardResult:
         valid, index, position_weight = prepare(logits, targets, alpha, weight, options.ignore_index)
         loss, coefficients = self.rows(logits, index, position_weight, options.gamma, options.label_smoothing,
                                        with_grad)
@@ -144,7 +144,7 @@ class EagerBackend:
                                coef_target)
         return ForwardResult(loss, count, saved)
 
-    def backward(self, logits, targets, saved: EagerSaved, grad_loss, options: LossOptions):
+    def compute_backward(self, logits, targets, saved: EagerSaved, grad_loss, options: LossOptions):
         # Every coefficient is 0 where the target is not valid, so any column index will do there.
         index = targets.clamp(0, logits.shape[1] - 1).long()
         if grad_loss.dim() == 0:  # a reduced loss: every position gets the same upstream gradient

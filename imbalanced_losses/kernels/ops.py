@@ -8,9 +8,10 @@ operations, the ``compile`` backend's kernels, or Triton kernels). The compiler 
 outputs' shapes through fake implementations, and the forward's outputs are consumed by the
 loss, so the checks inside cannot be dropped as dead code. Backward: ``register_autograd``.
 
-Outside torch.compile, and on torch without ``custom_op``, the same two functions run inside an
-``autograd.Function`` (``FocalFunction``): the custom op's dispatch costs more per call than the
-compiler's view is worth there.
+Outside torch.compile, and on torch without ``custom_op``, the same two functions run as plain
+calls (``run_forward``, then ``FocalGradient``, an ``autograd.Function`` that attaches the
+backend's backward): the custom op's dispatch costs more per call than the compiler's view is
+worth there.
 """
 import collections
 import dataclasses
@@ -44,7 +45,8 @@ def run_forward(logits, targets, alpha, weight, options: LossOptions, check_alph
         checks.check_target_values(targets, num_classes, ignore_index)
         if alpha is not None and check_alpha:
             checks.check_alpha_values(alpha)
-    result = backend.forward(logits, targets, alpha, weight, options, options.reduction != "none", with_grad)
+    result = backend.compute_forward(logits, targets, alpha, weight, options, options.reduction != "none",
+                                     with_grad)
     if deferred:
         device_checks.after_call(logits.device, num_classes, ignore_index)
     return backend, result
@@ -79,27 +81,24 @@ def loss_dtype(logits_dtype):
     return torch.promote_types(logits_dtype, torch.float32)
 
 
-class FocalFunction(torch.autograd.Function):
-    """The same forward and backward as the custom ops: for eager calls, and for torch without
-    ``custom_op``. It keeps the backend's saved state as it is (no packing into one tensor)."""
+class FocalGradient(torch.autograd.Function):
+    """Gives a loss that ``run_forward`` computed the backend's backward (for eager calls, and on
+    torch without ``custom_op``): the same forward and backward as the custom ops, with the
+    backend's saved state kept as it is (no packing into one tensor)."""
 
     @staticmethod
-    def forward(ctx, logits, targets, alpha, weight, options, check_alpha):
-        with_grad = ctx.needs_input_grad[0]
-        backend, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha, with_grad)
-        counts = loss.new_zeros(2) if counts is None else counts
-        ctx.mark_non_differentiable(counts)
-        if with_grad:
-            ctx.save_for_backward(logits, targets, *saved)
-            ctx.options, ctx.backend = options, backend
-        return loss, counts
+    def forward(ctx, logits, loss, targets, backend, options, *saved):
+        ctx.save_for_backward(logits, targets, *saved)
+        ctx.backend, ctx.options = backend, options
+        return loss.view_as(loss)  # the loss itself, now an output of this node
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_loss, grad_counts):
+    def backward(ctx, grad_loss):
         logits, targets, *saved = ctx.saved_tensors
         backend = ctx.backend
-        return (backend.backward(logits, targets, backend.Saved(*saved), grad_loss, ctx.options),) + (None,) * 5
+        grad = backend.compute_backward(logits, targets, backend.Saved(*saved), grad_loss, ctx.options)
+        return (grad, None, None, None, None) + (None,) * len(saved)
 
 
 # The custom ops' schemas: the tensors and per-call flags written here, the options generated from
@@ -151,7 +150,7 @@ def _focal_backward(logits, targets, saved, grad_loss, *option_values):
     """The gradient with respect to the logits, in their dtype."""
     options = LossOptions(*option_values)
     module = select(options.backend, logits)
-    return module.backward(logits, targets, module.Saved.unpack(saved), grad_loss, options).contiguous()
+    return module.compute_backward(logits, targets, module.Saved.unpack(saved), grad_loss, options).contiguous()
 
 
 def _focal_backward_fake(logits, targets, saved, grad_loss, *option_values):
@@ -190,12 +189,18 @@ def through_custom_ops():
 
 
 def focal_loss(logits, targets, alpha, weight, options: LossOptions, check_alpha):
-    """(loss, counts): through the custom op while torch.compile traces, else ``FocalFunction``.
-    Both run ``run_forward`` and the backend's backward; alpha's values are checked there only with
-    ``check_alpha`` (the caller checked them otherwise)."""
-    if not through_custom_ops():
-        return FocalFunction.apply(logits, targets, alpha, weight, options, check_alpha)
+    """(loss, counts): ``run_forward`` and the backend's backward, through the custom ops while
+    torch.compile traces, else directly with ``FocalGradient`` attaching the backward. Alpha's
+    values are checked there only with ``check_alpha`` (the caller checked them otherwise)."""
     with_grad = torch.is_grad_enabled() and logits.requires_grad
+    if not through_custom_ops():
+        with torch.no_grad():
+            backend, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha,
+                                                         with_grad)
+        counts = loss.new_zeros(2) if counts is None else counts
+        if with_grad:
+            loss = FocalGradient.apply(logits, loss, targets, backend, options, *saved)
+        return loss, counts
     loss, counts, _ = focal_forward(*forward_op_arguments(logits, targets, alpha, weight, options, check_alpha,
                                                           with_grad))
     return loss, counts

@@ -494,10 +494,10 @@ class TritonBackend:
     def not_supported_reasons(self, logits):
         return not_supported_reasons(logits)
 
-    def forward(self, logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult:
+    def compute_forward(self, logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult:
         return _forward(logits, targets, alpha, weight, options, reduce, with_grad)
 
-    def backward(self, logits, targets, saved: TritonSaved, grad_loss, options: LossOptions):
+    def compute_backward(self, logits, targets, saved: TritonSaved, grad_loss, options: LossOptions):
         return _backward(logits, targets, saved, grad_loss, options)
 
 

@@ -203,13 +203,13 @@ def test_every_option_crosses_the_custom_ops_boundary_unchanged(monkeypatch):
     received = []
 
     class RecordingEager(type(select("eager", torch.empty(0)))):
-        def forward(self, logits, targets, alpha, weight, options, reduce, with_grad):
+        def compute_forward(self, logits, targets, alpha, weight, options, reduce, with_grad):
             received.append(options)
-            return super().forward(logits, targets, alpha, weight, options, reduce, with_grad)
+            return super().compute_forward(logits, targets, alpha, weight, options, reduce, with_grad)
 
-        def backward(self, logits, targets, saved, grad_loss, options):
+        def compute_backward(self, logits, targets, saved, grad_loss, options):
             received.append(options)
-            return super().backward(logits, targets, saved, grad_loss, options)
+            return super().compute_backward(logits, targets, saved, grad_loss, options)
     monkeypatch.setattr(ops, "select", lambda backend, logits: RecordingEager())
     logits = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
     targets = torch.tensor([0, 1, 2, 3, 4, 1])
