@@ -78,7 +78,7 @@ $(TV_VENV)/.installed: requirements/torchvision-test.txt
 	touch $@
 
 test-torchvision: $(TV_VENV)/.installed
-	PYTHONPATH=$(CURDIR) $(TV_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/torchvision_detection
+	PYTHONPATH=$(CURDIR) $(TV_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/torchvision tests/tools/test_torchvision_train_tool.py
 
 # The tests that compare float32 results across summation orders, again under CPU capabilities
 # other than the machine's own (AVX2 and AVX-512 split reductions differently: tests/README.md).

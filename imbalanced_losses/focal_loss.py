@@ -1,5 +1,5 @@
 """Softmax focal loss: the API. A call is validated (types and shapes), applied with its
-``LossOptions`` (the operator of ``kernels/ops.py``: value checks, backend, math) and reduced.
+``LossOptions`` (the operator of ``loss_op.py``: value checks, backend, math) and reduced.
 
 For logits ``x`` with classes on dim 1 and a valid target ``y`` (``y != ignore_index``)::
 
@@ -17,9 +17,9 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from . import distributed
-from .kernels import checks, ops
-from .kernels.params import Counts
+from . import distributed, loss_op
+from .checks import host as checks
+from .kernels.interface import Counts
 from .options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
 
 __all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
@@ -29,7 +29,7 @@ __all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_
 def _as_alpha(alpha, check_values=True):
     """Validate per-class factors and return them as a float tensor of shape (C,). A list's values
     are always checked here; a tensor's only with ``check_values`` (a host sync for a CUDA
-    tensor), otherwise inside the loss's operator (``kernels/ops.py``)."""
+    tensor), otherwise inside the loss's operator (``loss_op.py``)."""
     if isinstance(alpha, Tensor):
         if alpha.is_complex() or alpha.dtype == torch.bool:
             raise TypeError(f"alpha must be a real tensor, got dtype {alpha.dtype}")
@@ -123,8 +123,8 @@ def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None
     positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
     ``targets_name`` names the targets in error messages."""
     targets = _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name)
-    # The backend, the value checks and the math run inside one operator (kernels/ops.py)
-    loss, counts = ops.focal_loss(inputs, targets, alpha, weight, options, check_alpha=not alpha_checked)
+    # The backend, the value checks and the math run inside one operator (loss_op.py)
+    loss, counts = loss_op.focal_loss(inputs, targets, alpha, weight, options, check_alpha=not alpha_checked)
     return _reduce(loss, counts, options)
 
 
@@ -164,12 +164,13 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
             than one rank is initialised; False: never.
         weight (Tensor | None): optional non-negative per-position factors shaped like ``targets``; they scale
             loss_i but do not change the counts in the denominators.
-        backend (str): 'auto' (Triton kernels for CUDA tensors of float32/float16/bfloat16 where Triton
-            >= 3.0 is installed, otherwise eager, with one warning on CUDA), 'eager' (tensor
-            operations), 'compile' (the eager formulas as two ``torch.compile`` kernels: faster
-            and leaner after a first-call compile of some seconds; where compilation fails it
-            warns once and computes eagerly) or 'triton' (raises where it cannot run: no CUDA,
-            float64, no Triton >= 3.0). Every backend computes the same formulas.
+        backend (str): 'auto' (the Triton kernels for CUDA tensors of float32/float16/bfloat16 on a
+            GPU that a committed verification record covers, otherwise eager, with one warning
+            on CUDA), 'eager' (tensor operations), 'compile' (the eager formulas as two
+            ``torch.compile`` kernels: faster and leaner after a first-call compile of some
+            seconds; where compilation fails it warns once and computes eagerly) or 'triton'
+            (the kernels wherever they run; raises where they cannot: no CUDA, float64, no
+            Triton >= 3.6). Every backend computes the same formulas.
         compile (bool): True is the older spelling of ``backend='compile'``.
         sync_checks (bool): on CUDA, check the target values (and alpha passed here as a CUDA tensor)
             before computing, at the cost of a host sync. By default the check runs on the device:
@@ -185,7 +186,7 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
     options = _options_from(locals())
     alpha_checked = alpha is None or not isinstance(alpha, Tensor)  # a list is checked by _as_alpha
     if alpha is not None:
-        # A tensor's values are checked inside the loss's operator, as the targets are (kernels/ops.py).
+        # A tensor's values are checked inside the loss's operator, as the targets are (loss_op.py).
         alpha = _as_alpha(alpha, check_values=False)
     return focal_loss_with_options(inputs, targets, options=options, alpha=alpha, weight=weight,
                                    alpha_checked=alpha_checked)

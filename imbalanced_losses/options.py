@@ -1,6 +1,6 @@
 """The loss's options: one frozen object, checked when it is built, carried unchanged from the API
 to the backends (flattened into scalars only at the custom op's boundary, from its fields:
-``kernels/ops.py``). Adding an option: its field and check here, its formula in the backends, its
+``loss_op.py``). Adding an option: its field and check here, its formula in the backends, its
 parameter and docstring in the two public signatures (``focal_loss.py``), its tests.
 
 The public signatures (the functional form and the module) write these defaults as literals, so
@@ -8,7 +8,7 @@ that editors and the API reference show the values; tests/core/test_options.py k
 import dataclasses
 from typing import Optional
 
-from .validators import check_flag, check_int, check_number, non_negative
+from .checks.scalars import check_flag, check_int, check_number, non_negative
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
 BACKENDS = ("auto", "eager", "compile", "triton")

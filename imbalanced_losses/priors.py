@@ -5,7 +5,7 @@ uniform start gives 1 / (K + 1) each. The OpenMMLab initializer and heads and th
 head all use this one function."""
 import math
 
-from .validators import check_number
+from .checks.scalars import check_number
 
 
 def check_prior(name, prior):

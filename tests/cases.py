@@ -10,7 +10,7 @@ import torch
 from imbalanced_losses import softmax_focal_loss
 from imbalanced_losses.options import BACKENDS as ALL_BACKENDS  # 'auto' and every named backend
 from imbalanced_losses.options import REDUCTIONS
-from reference import reference_focal_loss
+from tests.reference import reference_focal_loss
 
 SCALAR_REDUCTIONS = tuple(r for r in REDUCTIONS if r != "none")
 NAMED_BACKENDS = tuple(b for b in ALL_BACKENDS if b != "auto")
@@ -30,7 +30,7 @@ DEVICE = {b: TRITON_DEVICE if b == "triton" else "cpu" for b in NAMED_BACKENDS}
 def defer_checks_on_every_device(monkeypatch):
     """The no-sync check path that CUDA takes by default, on this machine's device too (CPU, and
     the Triton interpreter): ``sync_checks=True`` still checks immediately."""
-    from imbalanced_losses.kernels.checks import CheckPolicy
+    from imbalanced_losses.checks.host import CheckPolicy
     monkeypatch.setattr(CheckPolicy, "for_call", classmethod(
         lambda cls, device, sync_checks: cls.IMMEDIATE if sync_checks else cls.DEFERRED))
 

@@ -7,8 +7,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from cases import SCALAR_REDUCTIONS
 from imbalanced_losses import SoftmaxFocalLoss
+from tests.cases import SCALAR_REDUCTIONS
 
 try:  # the OpenMMLab path: the registered loss, under the same process group
     from mmengine.registry import MODELS as MMENGINE_MODELS

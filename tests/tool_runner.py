@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from paths import ROOT
+from tests.paths import ROOT
 
 CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_softmax-focal_30e_shapes.py")
 TIMEOUT_S = 300

@@ -10,19 +10,14 @@ vis_image`` (segmentation, with our configs' ``ImageGtPredVisualizer``).
 ``--out`` (detection) dumps the raw predictions to a pickle file.
 
 The checkpoint is loaded with torch's weights_only=True plus an allow-list of the types that
-mmengine writes (see imbalanced_losses.openmmlab.runtime): a file holding anything else is refused.
+mmengine writes (see imbalanced_losses.openmmlab.checkpoints): a file holding anything else is refused.
 """
 import os
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.openmmlab.runtime import (
-    build_runner,
-    check_checkpoint,
-    load_config,
-    parse_tool_args,
-    tool_parser,
-)
+from imbalanced_losses.openmmlab.checkpoints import check_checkpoint
+from runner_setup import build_runner, load_config, parse_tool_args, tool_parser  # tools/runner_setup.py
 
 
 def parse_args():

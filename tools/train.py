@@ -8,14 +8,8 @@ import logging
 from mmengine.logging import print_log
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from imbalanced_losses.openmmlab.runtime import (
-    build_runner,
-    check_checkpoint,
-    load_config,
-    parse_tool_args,
-    require_safe_checkpoint_loading,
-    tool_parser,
-)
+from imbalanced_losses.openmmlab.checkpoints import check_checkpoint, require_safe_checkpoint_loading
+from runner_setup import build_runner, load_config, parse_tool_args, tool_parser  # tools/runner_setup.py
 
 
 def parse_args():

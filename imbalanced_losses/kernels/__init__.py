@@ -19,9 +19,9 @@ its formulas need (gamma, label_smoothing, ignore_index, background_class).
 - ``compile``: the same two functions through ``torch.compile`` (the eager backend's saved state).
 - ``triton``: hand-written Triton kernels of the same formulas (CUDA; its own saved buffer).
 
-``ops.py`` runs a backend with the value checks of the targets and alpha (``checks.py``,
-``device_checks.py``) as two custom operators under torch.compile, or in an autograd.Function;
-none imports the API.
+What they return is ``interface.py``'s. ``loss_op.py``, beside this package, runs a backend with
+the value checks of the targets and alpha (``checks/host.py``, ``checks/device.py``), as two
+custom operators under torch.compile or as plain calls; no backend imports the API.
 """
 import warnings
 

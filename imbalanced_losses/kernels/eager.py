@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..options import LossOptions
-from .params import ForwardResult
+from .interface import ForwardResult
 
 
 def _is_python_zero(value):

@@ -32,9 +32,9 @@ import triton.language as tl
 from torch import Tensor
 from triton.language.extra import libdevice
 
+from ..checks import device as device_checks
 from ..options import LossOptions
-from . import device_checks
-from .params import ForwardResult
+from .interface import ForwardResult
 from .verification import version_prefix
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
@@ -73,7 +73,7 @@ COEF_TARGET_PLANE = tl.constexpr(3)
 NUM_PLANES = 4
 
 # The per-program partial sums of a reduced loss: PARTIAL_SLOTS float32 per program, summed by
-# torch into the total and the counts (``params.Counts``: valid, positive; in this order).
+# torch into the total and the counts (``interface.Counts``: valid, positive; in this order).
 LOSS_SLOT = tl.constexpr(0)
 VALID_SLOT = tl.constexpr(1)
 POSITIVE_SLOT = tl.constexpr(2)

@@ -18,7 +18,7 @@ from mmdet.evaluation.metrics import CocoMetric
 from mmdet.registry import METRICS
 from mmengine.fileio import load
 
-from ..coco_annotations import FREQUENCY_GROUPS, groups_by_name
+from ..statistics.coco import FREQUENCY_GROUPS, groups_by_name
 
 
 @METRICS.register_module()

@@ -2,7 +2,7 @@
 
 Groups follow LVIS's rule, applied to the *training* label maps: a class is rare if 1-10
 training images hold it (0 counts as rare too), common if 11-100, frequent if more
-(``imbalanced_losses.frequency_groups``). Segmentation has no standard for this; the pixel share
+(``imbalanced_losses.statistics.frequency_groups``). Segmentation has no standard for this; the pixel share
 is the alternative, and the image count is used here so that the groups mean the same as in the
 detection study. The IoUs themselves are mmseg's: the per-class intersections and unions that
 ``IoUMetric.process`` accumulates over the dataset.
@@ -11,8 +11,8 @@ import numpy as np
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from ..frequency_groups import FREQUENCY_GROUPS, frequency_group
-from ..openmmlab.label_maps import class_counts_from_label_maps
+from ..statistics.frequency_groups import FREQUENCY_GROUPS, frequency_group
+from ..statistics.label_maps import class_counts_from_label_maps
 
 
 @METRICS.register_module()

@@ -7,8 +7,10 @@ Importing it registers, in mmengine's root registries (found by mmdet, mmseg, mm
 - ``ExactResumeHook`` (``HOOKS``): a killed run resumed with ``--resume`` ends where an
   uninterrupted one does (``resumption``).
 
-Also here: class counts from COCO-format annotation files (``annotations``) and from label maps
-(``label_maps``) for class-balanced alpha, and the launch/checkpoint helpers of ``tools/`` (``runtime``).
+Also here: ``alpha=dict(type='class_balanced', ...)`` resolved from an annotation file or label
+maps (``alpha_specs``, with ``imbalanced_losses.statistics``), and loading
+mmengine checkpoints safely (``checkpoints``: a user's own training script can call
+``allow_mmengine_checkpoints()``, as our tools do).
 """
 import importlib.util
 
@@ -16,8 +18,8 @@ if importlib.util.find_spec("mmengine") is None:
     raise ImportError("imbalanced_losses' OpenMMLab integration needs mmengine, which is not installed: "
                       "pip install 'imbalanced-losses[mmdet]' (detection) or 'imbalanced-losses[mmseg]' (segmentation)")
 
+from ..statistics.label_maps import class_counts_from_label_maps  # noqa: E402
 from .initializers import BackgroundPriorInit  # noqa: E402  (after the check: a one-line error, not a traceback)
-from .label_maps import class_counts_from_label_maps  # noqa: E402
 from .losses import MMDetSoftmaxFocalLoss, OpenMMLabSoftmaxFocalLoss  # noqa: E402  (the first: the old name)
 from .resumption import ExactResumeHook  # noqa: E402
 

@@ -10,7 +10,7 @@ from mmengine.registry import MODELS
 
 from ..focal_loss import SoftmaxFocalLoss, focal_loss_with_options
 from ..options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
-from .annotations import alpha_from_spec
+from .alpha_specs import alpha_from_spec
 
 
 @MODELS.register_module(name="SoftmaxFocalLoss")

@@ -16,7 +16,7 @@ if importlib.util.find_spec("torchvision") is None:
     raise ImportError("imbalanced_losses.torchvision needs torchvision, which is not installed: "
                       "pip install 'imbalanced-losses[torchvision]'")
 
-from .class_balance import coco_class_balanced_alpha  # noqa: E402
+from .coco_alpha import coco_class_balanced_alpha  # noqa: E402
 from .retinanet import SoftmaxRetinaNetClassificationHead, softmax_retinanet  # noqa: E402
 from .roi_heads import SoftmaxFocalRoIHeads, softmax_focal_roi_heads  # noqa: E402
 

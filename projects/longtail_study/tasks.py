@@ -5,7 +5,7 @@ on a kind's name."""
 import json
 import os.path as osp
 
-from imbalanced_losses.frequency_groups import COMMON_MAX_IMAGES, RARE_MAX_IMAGES
+from imbalanced_losses.statistics.frequency_groups import COMMON_MAX_IMAGES, RARE_MAX_IMAGES
 
 # --quick: no worker processes, a log line every iteration
 QUICK_COMMON = ["train_dataloader.num_workers=0", "train_dataloader.persistent_workers=False",
@@ -48,7 +48,7 @@ class DetectionTask:
 
     def class_statistics(self, data_dir):
         """name -> training images holding the class and its LVIS group (from the training split)."""
-        from imbalanced_losses.coco_annotations import class_counts, groups_by_name
+        from imbalanced_losses.statistics.coco import class_counts, groups_by_name
         train = osp.join(data_dir, "annotations", "train.json")
         groups = groups_by_name(train)  # file order, as the counts
         images = class_counts(train, count="images")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
-from reference import reference_focal_loss
+from tests.reference import reference_focal_loss
 
 LOGITS = torch.randn(4, 3)
 TARGETS = torch.tensor([0, 1, 2, 1])

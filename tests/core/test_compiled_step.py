@@ -1,5 +1,5 @@
 """A training step with the loss inside under ``torch.compile``: one graph and no graph break
-(the loss is two custom ops the compiler sees as one node each, kernels/ops.py), the values and
+(the loss is two custom ops the compiler sees as one node each, loss_op.py), the values and
 gradients of the uncompiled step, bad targets still named, no recompile for other shapes; and
 ``torch.library.opcheck`` on both ops."""
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from cases import ALL_BACKENDS, NAMED_BACKENDS, REDUCTIONS, SCALAR_REDUCTIONS, TRITON_DEVICE, needs_triton
-from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
-from imbalanced_losses.kernels import ops, select
+from imbalanced_losses import SoftmaxFocalLoss, loss_op, raise_deferred_errors, softmax_focal_loss
+from imbalanced_losses.kernels import select
 from imbalanced_losses.options import OPTION_NAMES, LossOptions
-from tolerances import assert_close_reordered
+from tests.cases import ALL_BACKENDS, NAMED_BACKENDS, REDUCTIONS, SCALAR_REDUCTIONS, TRITON_DEVICE, needs_triton
+from tests.tolerances import assert_close_reordered
 
-pytestmark = pytest.mark.skipif(not ops.CUSTOM_OPS, reason="torch without torch.library.custom_op: "
+pytestmark = pytest.mark.skipif(not loss_op.CUSTOM_OPS, reason="torch without torch.library.custom_op: "
                                 "the loss runs as an autograd.Function there")
 C = 6
 # The backends dynamo traces on CPU (Triton's interpreter is not traced; its CUDA step is below).
@@ -180,7 +180,7 @@ def test_opcheck_forward_and_backward(case):
         logits, targets, alpha, weight = (None if t is None else t.to(TRITON_DEVICE)
                                           for t in (logits, targets, alpha, weight))
         logits = logits.detach().requires_grad_(with_grad)
-    args = ops.forward_op_arguments(logits, targets, alpha, weight, options, check_alpha, with_grad)
+    args = loss_op.forward_op_arguments(logits, targets, alpha, weight, options, check_alpha, with_grad)
     torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, args)
     if with_grad:
         _, _, saved = torch.ops.imbalanced_losses.focal_forward(*args)
@@ -210,11 +210,11 @@ def test_every_option_crosses_the_custom_ops_boundary_unchanged(monkeypatch):
         def compute_backward(self, logits, targets, saved, grad_loss, options):
             received.append(options)
             return super().compute_backward(logits, targets, saved, grad_loss, options)
-    monkeypatch.setattr(ops, "select", lambda backend, logits: RecordingEager())
+    monkeypatch.setattr(loss_op, "select", lambda backend, logits: RecordingEager())
     logits = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
     targets = torch.tensor([0, 1, 2, 3, 4, 1])
     loss, _, _ = torch.ops.imbalanced_losses.focal_forward(
-        *ops.forward_op_arguments(logits, targets, None, None, options, False, True))
+        *loss_op.forward_op_arguments(logits, targets, None, None, options, False, True))
     loss.backward()
     assert received == [options, options]
 
@@ -227,7 +227,7 @@ def test_the_autograd_function_path_gives_the_custom_ops_values(monkeypatch, bac
     step = step_fn("functional", backend, "mean_positive")
     results = {}
     for through_ops in (True, False):
-        monkeypatch.setattr(ops, "through_custom_ops", lambda through=through_ops: through)
+        monkeypatch.setattr(loss_op, "through_custom_ops", lambda through=through_ops: through)
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
             results[through_ops] = value_and_grads(step, head, features, targets, weight)
         names = {event.name for event in profile.events()}

@@ -4,8 +4,8 @@ is switched on for CPU tensors so that the same code path runs (Triton in its in
 import pytest
 import torch
 
-from cases import BACKENDS, DEVICE, defer_checks_on_every_device
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
+from tests.cases import BACKENDS, DEVICE, defer_checks_on_every_device
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-import ddp_worker
-from cases import SCALAR_REDUCTIONS
 from imbalanced_losses import SoftmaxFocalLoss
-from tolerances import approx_reordered, assert_close_reordered
+from tests import ddp_worker
+from tests.cases import SCALAR_REDUCTIONS
+from tests.tolerances import approx_reordered, assert_close_reordered
 
 WORLD_SIZE = 2
 TIMEOUT_S = 300  # compile and Triton-interpreter paths in every rank; a hang still fails

@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cases import check_against_reference
 from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
-from reference import reference_focal_loss
-from tolerances import assert_close_reordered
+from tests.cases import check_against_reference
+from tests.reference import reference_focal_loss
+from tests.tolerances import assert_close_reordered
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from tolerances import FLOAT32_EPS, approx_reordered, assert_close_reordered
+from tests.tolerances import FLOAT32_EPS, approx_reordered, assert_close_reordered
 
 
 def gradient_like():

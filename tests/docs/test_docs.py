@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from paths import ROOT
+from tests.paths import ROOT
 
 DOCS = os.path.join(ROOT, "docs")
 SNIPPET = re.compile(r'^--8<-- "([^":]+):([^"]+)"$', re.M)

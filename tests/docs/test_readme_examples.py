@@ -4,7 +4,7 @@ import re
 
 import torch
 
-from paths import ROOT
+from tests.paths import ROOT
 
 README = os.path.join(ROOT, "README.md")
 

@@ -9,10 +9,10 @@ import warnings
 import pytest
 import torch
 
-from cases import needs_triton, triton_focal
 from imbalanced_losses import kernels
 from imbalanced_losses.kernels import verification
 from imbalanced_losses.kernels.verification import GpuIdentity
+from tests.cases import needs_triton, triton_focal
 
 H100 = GpuIdentity("nvidia", (9, 0), "NVIDIA H100 80GB HBM3")
 L4 = GpuIdentity("nvidia", (8, 9), "NVIDIA L4")

@@ -7,7 +7,8 @@ silent fallback to another backend fail.
 import pytest
 import torch
 
-from cases import (
+from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
+from tests.cases import (
     BACKENDS,
     DEVICE,
     REDUCTIONS,
@@ -18,9 +19,8 @@ from cases import (
     triton_focal,
     triton_launches,
 )
-from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
-from reference import reference_focal_loss
-from tolerances import assert_close_reordered
+from tests.reference import reference_focal_loss
+from tests.tolerances import assert_close_reordered
 
 
 class CountLaunches:

@@ -16,8 +16,8 @@ import torch
 from imbalanced_losses import SoftmaxFocalLoss, softmax_focal_loss
 from imbalanced_losses.kernels import compile as compile_backend
 from imbalanced_losses.kernels import eager
-from paths import ROOT
-from tolerances import assert_close_reordered
+from tests.paths import ROOT
+from tests.tolerances import assert_close_reordered
 
 
 def _step(backend, logits, targets, **options):

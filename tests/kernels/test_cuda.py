@@ -5,9 +5,9 @@ import os
 import pytest
 import torch
 
-from cases import ALL_BACKENDS, random_case, triton_launches
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors, softmax_focal_loss
-from tolerances import assert_close_reordered
+from tests.cases import ALL_BACKENDS, random_case, triton_launches
+from tests.tolerances import assert_close_reordered
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

@@ -1,13 +1,13 @@
 """CUDA graphs (skipped without a CUDA device): ``torch.compile(mode='reduce-overhead')`` and a
 manual ``torch.cuda.graph`` capture of forward + backward replay exactly what eager computes, for
 every backend, and a bad target inside a replayed graph is still reported (the deferred checks
-record only device-side flag writes while capturing: kernels/device_checks.py)."""
+record only device-side flag writes while capturing: checks/device.py)."""
 import pytest
 import torch
 
-from cases import NAMED_BACKENDS
 from imbalanced_losses import SoftmaxFocalLoss, raise_deferred_errors
-from tolerances import assert_close_reordered
+from tests.cases import NAMED_BACKENDS
+from tests.tolerances import assert_close_reordered
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 N, FEATURES, C = 4096, 32, 81

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from paths import ROOT
+from tests.paths import ROOT
 
 TOOL = os.path.join(ROOT, "tools", "dev", "triton_aot_check.py")
 triton = pytest.importorskip("triton")

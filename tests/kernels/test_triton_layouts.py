@@ -11,10 +11,10 @@ Also the launch arithmetic at real large shapes, on meta tensors (no memory): wh
 import pytest
 import torch
 
-from cases import TRITON_DEVICE, defer_checks_on_every_device, needs_triton, triton_focal, triton_launches
-from imbalanced_losses import softmax_focal_loss
-from imbalanced_losses.kernels import device_checks, ops
-from tolerances import assert_close_reordered
+from imbalanced_losses import loss_op, softmax_focal_loss
+from imbalanced_losses.checks import device as device_checks
+from tests.cases import TRITON_DEVICE, defer_checks_on_every_device, needs_triton, triton_focal, triton_launches
+from tests.tolerances import assert_close_reordered
 
 pytestmark = needs_triton
 REDUCTIONS = ("sum", "mean_positive", "none")
@@ -173,19 +173,19 @@ def test_a_cpu_alpha_is_copied_to_the_device_once_per_values(monkeypatch):
     """A CPU alpha for device logits (a list, or a tensor not moved) is copied once and reused: a
     pageable copy at every call stalls the host and cannot be captured in a CUDA graph. The meta
     device stands in for CUDA."""
-    monkeypatch.setattr(ops, "_ALPHA_COPIES", type(ops._ALPHA_COPIES)())
+    monkeypatch.setattr(loss_op, "_ALPHA_COPIES", type(loss_op._ALPHA_COPIES)())
     meta = torch.device("meta")
     alpha = torch.tensor([0.25, 0.75, 1.0])
-    first = ops.alpha_on_device(alpha, meta)
-    assert first.device == meta and ops.alpha_on_device(alpha, meta) is first
-    assert ops.alpha_on_device(torch.tensor([0.25, 0.75, 1.0]), meta) is first  # a new list's tensor, same values
+    first = loss_op.alpha_on_device(alpha, meta)
+    assert first.device == meta and loss_op.alpha_on_device(alpha, meta) is first
+    assert loss_op.alpha_on_device(torch.tensor([0.25, 0.75, 1.0]), meta) is first  # a new list's tensor, same values
     alpha[0] = 0.5  # changed in place: a new copy, not the stale one
-    changed = ops.alpha_on_device(alpha, meta)
-    assert changed is not first and ops.alpha_on_device(alpha, meta) is changed
-    assert ops.alpha_on_device(alpha, torch.device("cpu")) is alpha  # already there: as it is
-    for i in range(2 * ops._ALPHA_COPIES_KEPT):  # a bounded cache
-        ops.alpha_on_device(torch.tensor([float(i)]), meta)
-    assert len(ops._ALPHA_COPIES) == ops._ALPHA_COPIES_KEPT
+    changed = loss_op.alpha_on_device(alpha, meta)
+    assert changed is not first and loss_op.alpha_on_device(alpha, meta) is changed
+    assert loss_op.alpha_on_device(alpha, torch.device("cpu")) is alpha  # already there: as it is
+    for i in range(2 * loss_op._ALPHA_COPIES_KEPT):  # a bounded cache
+        loss_op.alpha_on_device(torch.tensor([float(i)]), meta)
+    assert len(loss_op._ALPHA_COPIES) == loss_op._ALPHA_COPIES_KEPT
 
 
 # --- launch arithmetic at real large shapes (meta tensors: shapes and strides, no memory) ---

@@ -12,8 +12,8 @@ import torch
 pytest.importorskip("mmengine")
 from mmengine.logging import HistoryBuffer  # noqa: E402
 
-from imbalanced_losses.openmmlab.runtime import allow_mmengine_checkpoints, check_checkpoint  # noqa: E402
-from paths import ROOT
+from imbalanced_losses.openmmlab.checkpoints import allow_mmengine_checkpoints, check_checkpoint  # noqa: E402
+from tests.paths import ROOT
 
 
 class Reach:

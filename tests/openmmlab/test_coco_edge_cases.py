@@ -14,7 +14,7 @@ from mmdet.structures.bbox import bbox_overlaps, get_box_tensor  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
-from tool_runner import CONFIG, make_shapes_workspace, run, tool  # noqa: E402
+from tests.tool_runner import CONFIG, make_shapes_workspace, run, tool  # noqa: E402
 
 CATEGORY_IDS = [3, 7, 11, 20, 42, 50, 77, 90]  # gaps, as COCO's 1..90 for 80 classes
 CROWD_BOX = [60.0, 60.0, 50.0, 50.0]  # xywh

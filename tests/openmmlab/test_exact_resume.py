@@ -21,7 +21,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import worker_init_fn  # noqa: E402
 
 from imbalanced_losses.openmmlab import ExactResumeHook  # noqa: E402
-from tool_runner import CONFIG, ROOT, make_shapes_workspace, run, tool, tool_env  # noqa: E402
+from tests.tool_runner import CONFIG, ROOT, make_shapes_workspace, run, tool, tool_env  # noqa: E402
 
 SEG_CONFIG = os.path.join(ROOT, "configs", "segmentation", "unet-s4-d8_fcn_softmax-focal_shapes-seg.py")
 TIMEOUT_S = 600

@@ -15,9 +15,9 @@ from mmengine.structures import InstanceData  # noqa: E402
 
 from imbalanced_losses import softmax_focal_loss  # noqa: E402
 from imbalanced_losses.mmdet import OpenMMLabSoftmaxFocalLoss, SoftmaxRetinaHead  # noqa: E402  (registers them)
-from paths import ROOT
-from reference import reference_focal_loss  # noqa: E402
-from tolerances import assert_close_reordered  # noqa: E402
+from tests.paths import ROOT
+from tests.reference import reference_focal_loss  # noqa: E402
+from tests.tolerances import assert_close_reordered  # noqa: E402
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "retinanet", "*.py")))
 SHAPES_CONFIG = os.path.join(ROOT, "configs", "retinanet", "retinanet_r18-half_fpn_softmax-focal_30e_shapes.py")

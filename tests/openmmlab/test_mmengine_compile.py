@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("mmdet")
 pytest.importorskip("mmseg")
-from tool_runner import CONFIG, ROOT, tool_env  # noqa: E402
+from tests.tool_runner import CONFIG, ROOT, tool_env  # noqa: E402
 
 SEG_CONFIG = os.path.join(ROOT, "configs", "segmentation", "unet-s4-d8_fcn_softmax-focal_shapes-seg.py")
 GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")

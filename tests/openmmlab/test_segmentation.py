@@ -22,8 +22,8 @@ from PIL import Image  # noqa: E402
 import imbalanced_losses.mmseg  # noqa: E402, F401  (registers SoftmaxFocalLoss)
 from imbalanced_losses import class_balanced_alpha  # noqa: E402
 from imbalanced_losses.mmseg import LongTailIoUMetric, class_counts_from_label_maps  # noqa: E402
-from paths import ROOT
-from reference import reference_focal_loss  # noqa: E402
+from tests.paths import ROOT
+from tests.reference import reference_focal_loss  # noqa: E402
 
 register_all_modules(init_default_scope=False)
 GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")

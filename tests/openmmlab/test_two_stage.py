@@ -17,8 +17,8 @@ from mmengine.config import Config  # noqa: E402
 
 from imbalanced_losses.mmdet import OpenMMLabSoftmaxFocalLoss  # noqa: E402  (registers it)
 from imbalanced_losses.priors import background_prior_bias  # noqa: E402
-from paths import ROOT, STUDY
-from tolerances import approx_reordered, assert_close_reordered  # noqa: E402
+from tests.paths import ROOT, STUDY
+from tests.tolerances import approx_reordered, assert_close_reordered  # noqa: E402
 
 TWIN_CONFIGS = sorted(glob.glob(os.path.join(STUDY, "configs", "faster-rcnn_*.py")))
 FULL_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "faster_rcnn", "*.py"))

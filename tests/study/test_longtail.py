@@ -16,9 +16,9 @@ from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from imbalanced_losses import class_balanced_alpha  # noqa: E402
-from imbalanced_losses.coco_annotations import class_counts, frequency_groups  # noqa: E402
 from imbalanced_losses.mmdet import LongTailCocoMetric  # noqa: E402
-from paths import ROOT, STUDY
+from imbalanced_losses.statistics.coco import class_counts, class_frequency_groups  # noqa: E402
+from tests.paths import ROOT, STUDY
 
 GENERATOR = os.path.join(ROOT, "tools", "generate_shapes_dataset.py")
 CB_CONFIG = os.path.join(STUDY, "configs", "retinanet_r18-half_fpn_softmax-focal-cb_longtail.py")
@@ -64,7 +64,7 @@ def test_longtail_profile_has_lvis_like_groups_and_balanced_val(longtail):
     assert val_counts.min() >= 50
     # the annotation helpers agree with the file
     expected = [c["frequency"] for c in train["categories"]]
-    assert frequency_groups(str(longtail / "annotations" / "train.json")) == expected
+    assert class_frequency_groups(str(longtail / "annotations" / "train.json")) == expected
     assert class_counts(str(longtail / "annotations" / "train.json")) == instances.tolist()
 
 
@@ -143,7 +143,7 @@ def test_group_ap_groups_from_the_training_file_and_empty_results(tmp_path):
             train["annotations"].append(dict(id=len(train["annotations"]) + 1, image_id=i, category_id=name_id,
                                              bbox=box(1, 1), area=400.0, iscrowd=0))
     (tmp_path / "train.json").write_text(json.dumps(train))
-    assert frequency_groups(str(tmp_path / "train.json")) == ["f", "f", "c", "r"]
+    assert class_frequency_groups(str(tmp_path / "train.json")) == ["f", "f", "c", "r"]
     ann_file = tmp_path / "gt.json"
     write_ground_truth(ann_file)
     data = json.loads(ann_file.read_text())
@@ -315,21 +315,6 @@ def test_retired_variants_are_reported_from_their_records_and_not_trained(tmp_pa
     assert result.returncode == 2 and f"invalid choice: '{retired[0]}'" in result.stderr
     page = open(os.path.join(ROOT, "docs", "study.md")).read()
     assert page.count("Removed from the code after these runs") == 3
-
-
-def test_annotation_helpers_reject_malformed_files(tmp_path):
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(dict(categories=[dict(id=1, name="a")], annotations=[dict(id=1, category_id=[1])])))
-    with pytest.raises(ValueError, match=f"{path}: every annotation needs an integer 'category_id'"):
-        class_counts(str(path))
-    path.write_text(json.dumps(dict(categories=[dict(id=1)], annotations=[])))
-    with pytest.raises(ValueError, match=f"{path}: every category needs an 'id' and a 'name'"):
-        class_counts(str(path))
-    path.write_text(json.dumps(dict(categories=[dict(id=1, name="a", frequency="x")], annotations=[])))
-    with pytest.raises(ValueError, match="category 'frequency' must be one of"):
-        frequency_groups(str(path))
-    with pytest.raises(ValueError, match="count must be one of"):
-        class_counts(str(path), count="boxes")
 
 
 # ---------------------------------------------------------------- the second segmentation twin's calibration

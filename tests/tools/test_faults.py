@@ -12,7 +12,7 @@ import pytest
 import torch
 
 pytest.importorskip("mmdet")
-from tool_runner import CONFIG, make_shapes_workspace, run, tool, tool_env, write_config_with_hook  # noqa: E402
+from tests.tool_runner import CONFIG, make_shapes_workspace, run, tool, tool_env, write_config_with_hook  # noqa: E402
 
 FAILING_HOOK = textwrap.dedent('''
     import os

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from cases import needs_triton
-from paths import ROOT
+from tests.cases import needs_triton
+from tests.paths import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "dev"))
 import write_gpu_record  # noqa: E402

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from paths import ROOT
+from tests.paths import ROOT
 
 GIB_KB = 1048576
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 pytest.importorskip("mmdet")
-from tool_runner import CONFIG, ROOT, make_shapes_workspace, run, write_config_with_hook  # noqa: E402
+from tests.tool_runner import CONFIG, ROOT, make_shapes_workspace, run, write_config_with_hook  # noqa: E402
 
 
 @pytest.fixture(scope="module")

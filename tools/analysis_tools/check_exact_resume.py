@@ -24,7 +24,7 @@ import textwrap
 import torch
 from mmengine.config import Config, DictAction
 
-from imbalanced_losses.openmmlab.runtime import check_checkpoint
+from imbalanced_losses.openmmlab.checkpoints import check_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

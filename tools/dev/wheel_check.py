@@ -90,12 +90,13 @@ namespace = {}
 for block in blocks:
     exec(block, namespace)
 print("quick examples: ok, loss", float(namespace["loss"]))
-public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losses.options",
-          "imbalanced_losses.distributed", "imbalanced_losses.class_balance", "imbalanced_losses.frequency_groups",
-          "imbalanced_losses.kernels", "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile",
-          "imbalanced_losses.kernels.params", "imbalanced_losses.kernels.device_checks",
-          "imbalanced_losses.kernels.checks", "imbalanced_losses.kernels.ops", "imbalanced_losses.kernels.verification",
-          "imbalanced_losses.priors", "imbalanced_losses.validators", "imbalanced_losses.coco_annotations"]
+public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losses.options", "imbalanced_losses.loss_op",
+          "imbalanced_losses.distributed", "imbalanced_losses.priors", "imbalanced_losses.head_loss",
+          "imbalanced_losses.checks.scalars", "imbalanced_losses.checks.host", "imbalanced_losses.checks.device",
+          "imbalanced_losses.statistics.class_balance", "imbalanced_losses.statistics.coco",
+          "imbalanced_losses.statistics.frequency_groups", "imbalanced_losses.kernels",
+          "imbalanced_losses.kernels.interface", "imbalanced_losses.kernels.eager", "imbalanced_losses.kernels.compile",
+          "imbalanced_losses.kernels.verification"]
 if importlib.util.find_spec("triton") is not None:
     public.append("imbalanced_losses.kernels.triton_focal")
 for name in public:

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from imbalanced_losses.frequency_groups import frequency_group
+from imbalanced_losses.statistics.frequency_groups import frequency_group
 
 from .drawing import COLOURS, IMAGE_SIZE, draw_background, draw_object, pack_into_images
 

@@ -30,7 +30,7 @@ from typing import Callable, NamedTuple, Tuple
 import numpy as np
 from PIL import Image
 
-from imbalanced_losses.frequency_groups import frequency_group
+from imbalanced_losses.statistics.frequency_groups import frequency_group
 
 from .drawing import IMAGE_SIZE, draw_background, draw_object, pack_into_images
 

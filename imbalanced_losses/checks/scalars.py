@@ -2,7 +2,7 @@
 options, class balance, priors, heads and initializers): a wrong type raises ``TypeError``, a
 wrong value ``ValueError``, each naming the argument and the value. A bool is never a number here
 (``True`` is an ``int`` to Python, not a gamma). Tensor values are checked elsewhere: on the host
-in ``kernels/checks.py``, on the device in ``kernels/device_checks.py``."""
+in ``checks/host.py``, on the device in ``checks/device.py``."""
 import math
 import numbers
 

@@ -1,12 +1,9 @@
 """class_balanced_alpha: Cui et al.'s effective-number weights against hand-computed values; the
 per-category-id counts of a COCO file."""
-import json
-
 import pytest
 import torch
 
 from imbalanced_losses import SoftmaxFocalLoss, class_balanced_alpha
-from imbalanced_losses.coco_annotations import counts_by_category_id
 
 
 def test_hand_computed_weights_sum_to_the_number_of_classes():
@@ -51,7 +48,7 @@ def test_mean_and_background_placement():
     (dict(counts=[10, 3], background_class=3), ValueError, r"background_class must be None or an int in \[0, 2\]"),
     (dict(counts=[10, 3], background_weight=0.75), ValueError, "background_weight needs background_class"),
     (dict(counts=[10, 3], background_class=0, background_weight=-1), ValueError, "background_weight must be"),
-    # A wrong type is a TypeError and a wrong value a ValueError, for every scalar (validators.py).
+    # A wrong type is a TypeError and a wrong value a ValueError, for every scalar (checks/scalars.py).
     (dict(counts=[10, 3], beta="0.9"), TypeError, r"beta must be a real number in \[0, 1\), got '0.9'"),
     (dict(counts=[10, 3], mean=None), TypeError, "mean must be a finite number > 0, got None"),
     (dict(counts=[10, 3], background_class=1.0), TypeError, "background_class must be an int, got 1.0"),
@@ -64,33 +61,3 @@ def test_bad_arguments_name_themselves(kwargs, error, match):
 def test_tensor_counts():
     torch.testing.assert_close(class_balanced_alpha(torch.tensor([1000, 10, 1]), beta=0.99),
                                class_balanced_alpha([1000, 10, 1], beta=0.99))
-
-
-def write_coco(path, categories, annotations):
-    path.write_text(json.dumps(dict(images=[dict(id=i, file_name=f"{i}.png", width=8, height=8) for i in range(1, 5)],
-                                    categories=categories, annotations=annotations)))
-    return str(path)
-
-
-def test_counts_by_category_id_reads_every_category_of_a_coco_file(tmp_path):
-    """Keyed by id (torchvision's labels), gaps kept out, crowd boxes and other categories not counted."""
-    categories = [dict(id=7, name="c"), dict(id=1, name="a"), dict(id=3, name="b")]
-    annotations = [dict(id=k, image_id=1 + k % 2, category_id=1, bbox=[0, 0, 2, 2]) for k in range(5)]
-    annotations += [dict(id=10, image_id=3, category_id=3, bbox=[0, 0, 2, 2]),
-                    dict(id=11, image_id=3, category_id=3, bbox=[0, 0, 2, 2], iscrowd=1)]
-    ann_file = write_coco(tmp_path / "train.json", categories, annotations)
-    assert counts_by_category_id(ann_file) == {7: 0, 1: 5, 3: 1}
-    assert counts_by_category_id(ann_file, count="images") == {7: 0, 1: 2, 3: 1}
-
-
-@pytest.mark.parametrize("categories, match", [
-    ([dict(id=1, name="a"), dict(id=1, name="b")], "category ids must be distinct integers"),
-    ([dict(id="1", name="a")], "category ids must be distinct integers"),
-])
-def test_counts_by_category_id_rejects_bad_ids_naming_the_file(tmp_path, categories, match):
-    ann_file = write_coco(tmp_path / "bad.json", categories, [])
-    with pytest.raises(ValueError, match=f"bad.json: {match}"):
-        counts_by_category_id(ann_file)
-    (tmp_path / "not.json").write_text("[1, 2]")
-    with pytest.raises(ValueError, match="not.json is not a COCO-format annotation file"):
-        counts_by_category_id(str(tmp_path / "not.json"))

@@ -5,9 +5,9 @@ torchvision's detection models use the files' category ids as labels and 0 as th
 """
 import torch
 
-from ..class_balance import class_balanced_alpha
-from ..coco_annotations import counts_by_category_id
-from ..validators import check_int
+from ..checks.scalars import check_int
+from ..statistics.class_balance import class_balanced_alpha
+from ..statistics.coco import counts_by_category_id
 
 
 def coco_class_balanced_alpha(ann_file, beta=0.999, mean=1.0, background_weight=None, count="instances",

@@ -1,7 +1,7 @@
 """Class-balanced alpha from an OpenMMLab config's ``dict(type='class_balanced', ...)``: the counts
-come from the training annotation file (``coco_annotations``) or the label maps (``label_maps``)."""
-from ..class_balance import class_balanced_alpha
-from ..coco_annotations import class_counts
+come from the training annotation file (``statistics.coco``) or the label maps (``statistics.label_maps``)."""
+from ..statistics.class_balance import class_balanced_alpha
+from ..statistics.coco import class_counts
 
 ALPHA_SPEC_KEYS = ("type", "ann_file", "beta", "mean", "background_weight", "classes", "count")
 SEG_ALPHA_SPEC_KEYS = ("type", "seg_map_dir", "num_classes", "ignore_index", "beta", "mean", "count", "suffix")
@@ -26,7 +26,7 @@ def alpha_from_spec(spec, background_class):
         if unknown or "num_classes" not in spec:
             raise ValueError("alpha from label maps must be dict(type='class_balanced', seg_map_dir=..., "
                              f"num_classes=..., ignore_index=..., beta=..., mean=..., count=...), got {dict(spec)!r}")
-        from .label_maps import class_counts_from_label_maps
+        from ..statistics.label_maps import class_counts_from_label_maps
         counting = {key: spec[key] for key in ("count", "ignore_index", "suffix") if key in spec}
         counts = class_counts_from_label_maps(spec["seg_map_dir"], spec["num_classes"], **counting)
         return class_balanced_alpha(counts, **weighting)

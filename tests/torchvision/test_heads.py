@@ -22,7 +22,7 @@ from imbalanced_losses.torchvision import (  # noqa: E402
     softmax_focal_roi_heads,
     softmax_retinanet,
 )
-from reference import reference_focal_loss  # noqa: E402
+from tests.reference import reference_focal_loss  # noqa: E402
 
 NUM_CLASSES = 5  # torchvision's count: the background (0) and 4 classes
 SMALL = dict(weights=None, weights_backbone=None, num_classes=NUM_CLASSES, min_size=96, max_size=96)

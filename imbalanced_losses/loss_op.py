@@ -20,9 +20,11 @@ from typing import Optional
 import torch
 from torch.autograd.function import once_differentiable
 
-from ..options import LossOptions
-from . import checks, device_checks, select
-from .checks import CheckPolicy
+from .checks import device as device_checks
+from .checks import host as checks
+from .checks.host import CheckPolicy
+from .kernels import select
+from .options import LossOptions
 
 CUSTOM_OPS = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
 
@@ -111,7 +113,7 @@ def _options_schema():
     for field in dataclasses.fields(LossOptions):
         if field.type not in _SCHEMA_TYPES:
             raise TypeError(f"LossOptions.{field.name} is a {field.type}, which the custom ops' schema cannot carry: "
-                            f"add its schema type to kernels/ops.py's _SCHEMA_TYPES")
+                            f"add its schema type to loss_op.py's _SCHEMA_TYPES")
         arguments.append(f"{_SCHEMA_TYPES[field.type]} {field.name}")
     return ", ".join(arguments)
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 pytest.importorskip("torchvision")
-from paths import ROOT, TOOLS  # noqa: E402
+from tests.paths import ROOT, TOOLS  # noqa: E402
 
 TOOL = os.path.join(TOOLS, "torchvision_detection", "train.py")
 ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")

@@ -84,7 +84,7 @@ def _counts(data, ann_file, categories, count):
     return [len(v) if count == "images" else v for v in per_category.values()]
 
 
-def frequency_groups(ann_file, classes=None):
+def class_frequency_groups(ann_file, classes=None):
     """LVIS frequency group ('r', 'c' or 'f') per class in label order.
 
     Read from the categories' ``frequency`` field where every category has one (LVIS files and

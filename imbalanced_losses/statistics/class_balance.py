@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .validators import check_int, check_number, finite_non_negative, is_real
+from ..checks.scalars import check_int, check_number, finite_non_negative, is_real
 
 
 def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, background_weight=None):
