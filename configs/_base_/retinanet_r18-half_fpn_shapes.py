@@ -55,7 +55,7 @@ model = dict(
             strides=[8, 16, 32]),
         bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0],
                         target_stds=[1.0, 1.0, 1.0, 1.0]),
-        reg_decoded_bbox=True,  # GIoU on decoded boxes (single runs, 30 epochs: 0.671 mAP vs 0.656 with L1)
+        reg_decoded_bbox=True,  # GIoU on decoded boxes (one run each, 30 epochs, before ExactResumeHook: 0.671 mAP, L1 0.656)
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
         loss_bbox=dict(type='GIoULoss', loss_weight=2.0)),
     train_cfg=dict(
