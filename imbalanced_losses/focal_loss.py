@@ -116,7 +116,7 @@ def _reduce(loss, counts, options):
 
 def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, alpha_checked=True,
                             weight_zero_ignores=False, targets_name="targets"):
-    """The loss for adapters (the OpenMMLab one): validate, plan, apply, reduce.
+    """The loss for adapters (the OpenMMLab one): validate, apply, reduce.
 
     ``options`` a ``LossOptions``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is
     False) or None; ``weight_zero_ignores``:

@@ -84,7 +84,7 @@ def loss_dtype(logits_dtype):
 
 
 class FocalGradient(torch.autograd.Function):
-    """Gives a loss that ``run_forward`` computed the backend's backward (for eager calls, and on
+    """Attaches the backend's backward to a loss that ``run_forward`` computed (eager calls, and
     torch without ``custom_op``): the same forward and backward as the custom ops, with the
     backend's saved state kept as it is (no packing into one tensor)."""
 
@@ -121,7 +121,7 @@ def _options_schema():
 FORWARD_SCHEMA = ("(Tensor logits, Tensor targets, Tensor? alpha, Tensor? weight, bool check_alpha, bool with_grad, "
                   f"{_options_schema()}) -> (Tensor, Tensor, Tensor)")
 BACKWARD_SCHEMA = f"(Tensor logits, Tensor targets, Tensor saved, Tensor grad_loss, {_options_schema()}) -> Tensor"
-_FORWARD_TENSORS = 4  # logits, targets, alpha, weight: the arguments before the flags
+_OPTIONS_START = 6  # logits, targets, alpha, weight, check_alpha, with_grad come before the options
 
 
 def forward_op_arguments(logits, targets, alpha, weight, options: LossOptions, check_alpha, with_grad):
@@ -163,13 +163,13 @@ def _setup_context(ctx, inputs, output):
     logits, targets = inputs[:2]
     _, counts, saved = output
     ctx.save_for_backward(logits, targets, saved)
-    ctx.option_values = inputs[_FORWARD_TENSORS + 2:]
+    ctx.option_values, ctx.num_inputs = inputs[_OPTIONS_START:], len(inputs)
     ctx.mark_non_differentiable(counts, saved)
 
 
 def _backward(ctx, grad_loss, grad_counts, grad_saved):
     logits, targets, saved = ctx.saved_tensors
-    no_grads = (None,) * (_FORWARD_TENSORS + 1 + len(ctx.option_values))  # only the logits get a gradient
+    no_grads = (None,) * (ctx.num_inputs - 1)  # only the logits get a gradient
     return (focal_backward(logits, targets, saved, grad_loss, *ctx.option_values),) + no_grads
 
 
