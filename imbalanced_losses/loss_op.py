@@ -118,9 +118,10 @@ def _options_schema():
     return ", ".join(arguments)
 
 
+_OPTIONS_SCHEMA = _options_schema()
 FORWARD_SCHEMA = ("(Tensor logits, Tensor targets, Tensor? alpha, Tensor? weight, bool check_alpha, bool with_grad, "
-                  f"{_options_schema()}) -> (Tensor, Tensor, Tensor)")
-BACKWARD_SCHEMA = f"(Tensor logits, Tensor targets, Tensor saved, Tensor grad_loss, {_options_schema()}) -> Tensor"
+                  f"{_OPTIONS_SCHEMA}) -> (Tensor, Tensor, Tensor)")
+BACKWARD_SCHEMA = f"(Tensor logits, Tensor targets, Tensor saved, Tensor grad_loss, {_OPTIONS_SCHEMA}) -> Tensor"
 _OPTIONS_START = 6  # logits, targets, alpha, weight, check_alpha, with_grad come before the options
 
 
@@ -134,14 +135,14 @@ def _focal_forward(logits, targets, alpha, weight, check_alpha, with_grad, *opti
     """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
     (zeros without reduction) and the backend's four numbers per position for the backward
     (empty without ``with_grad``)."""
-    options = LossOptions(*option_values)
+    options = LossOptions.of_checked_values(option_values)
     _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha, with_grad)
     return (loss, loss.new_zeros(2) if counts is None else counts,
             loss.new_empty(0) if saved is None else saved.pack(targets.shape))
 
 
 def _focal_forward_fake(logits, targets, alpha, weight, check_alpha, with_grad, *option_values):
-    options = LossOptions(*option_values)
+    options = LossOptions.of_checked_values(option_values)
     dtype = loss_dtype(logits.dtype)
     reduced = options.reduction != "none"
     return (logits.new_empty(() if reduced else targets.shape, dtype=dtype), logits.new_empty(2, dtype=dtype),
@@ -150,7 +151,7 @@ def _focal_forward_fake(logits, targets, alpha, weight, check_alpha, with_grad, 
 
 def _focal_backward(logits, targets, saved, grad_loss, *option_values):
     """The gradient with respect to the logits, in their dtype."""
-    options = LossOptions(*option_values)
+    options = LossOptions.of_checked_values(option_values)
     module = select(options.backend, logits)
     return module.compute_backward(logits, targets, module.Saved.unpack(saved), grad_loss, options).contiguous()
 

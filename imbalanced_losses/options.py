@@ -61,6 +61,15 @@ class LossOptions:
         """A copy with ``changes``, checked again."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def of_checked_values(cls, values):
+        """``LossOptions(*values)`` for values that a ``LossOptions`` already checked (``values()``'s,
+        crossing the custom ops): the same object, without checking them again on every call."""
+        options = object.__new__(cls)
+        for name, value in zip(OPTION_NAMES, values):
+            object.__setattr__(options, name, value)
+        return options
+
     def values(self):
         """The fields' values in their order (what the custom op's schema carries); ``LossOptions(*values)``
         rebuilds the object."""

@@ -4,6 +4,8 @@ a backend is chosen. ``backend='triton'`` runs on a GPU where there is one, else
 interpreter on CPU tensors (conftest.py sets TRITON_INTERPRET=1 there); a launch counter makes a
 silent fallback to another backend fail.
 """
+import contextlib
+
 import pytest
 import torch
 
@@ -23,22 +25,13 @@ from tests.reference import reference_focal_loss
 from tests.tolerances import assert_close_reordered
 
 
-class CountLaunches:
+@contextlib.contextmanager
+def count_launches(backend, expected=None):
     """Asserts that the Triton kernels ran (``expected`` launches, or at least one)."""
-
-    def __init__(self, backend, expected=None):
-        self.backend, self.expected = backend, expected
-
-    def __enter__(self):
-        self.counting = triton_launches()
-        self.launched = self.counting.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.counting.__exit__(*exc)
-        if self.backend == "triton" and exc[0] is None:
-            launched = len(self.launched)
-            assert launched == self.expected if self.expected is not None else launched > 0, launched
+    with triton_launches() as launched:
+        yield
+    if backend == "triton":
+        assert len(launched) == expected if expected is not None else launched, len(launched)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -52,7 +45,7 @@ def test_matches_float64_reference(backend, seed, reduction):
     # factor (1 - p_t)^gamma amplifies it without bound as p_t -> 1; the saturated regime is
     # covered by the float64 check above and the finiteness tests, so keep |logits| <= 5 here.
     moderate = logits * min(1.0, 5.0 / logits.abs().max().item())
-    with CountLaunches(backend):
+    with count_launches(backend):
         check_against_reference(moderate, targets, reduction, options, rtol=1e-3, atol=1e-5, backend=backend,
                                 device=DEVICE[backend])
 
@@ -79,7 +72,7 @@ def test_half_precision_computes_in_float32(backend, dtype, shape, reduction):
     targets = torch.randint(0, shape[1], shape[:1] + shape[2:], generator=gen)
     targets[torch.rand(targets.shape, generator=gen) < 0.1] = 255
     alpha = torch.rand(shape[1], generator=gen) + 0.1
-    with CountLaunches(backend):
+    with count_launches(backend):
         loss, grad = _run(backend, logits, targets, DEVICE[backend], alpha=alpha, reduction=reduction, **FULL_OPTIONS)
     assert loss.dtype == torch.float32 and grad.dtype == dtype
     expected_loss, expected_grad = _run("eager", logits.float(), targets, alpha=alpha, reduction=reduction,
@@ -89,7 +82,7 @@ def test_half_precision_computes_in_float32(backend, dtype, shape, reduction):
 
 
 def _reference_check(backend, logits, targets, reduction="mean_positive", **options):
-    with CountLaunches(backend):
+    with count_launches(backend):
         check_against_reference(logits, targets, reduction, dict(FULL_OPTIONS, **options), rtol=1e-4, atol=1e-6,
                                 backend=backend, device=DEVICE[backend])
 
@@ -216,9 +209,9 @@ def test_triton_launches_two_kernels_per_step(reduction):
     logits = torch.randn(50, 11, device=TRITON_DEVICE, requires_grad=True)
     targets = torch.randint(0, 11, (50,), device=TRITON_DEVICE)
     loss_fn = SoftmaxFocalLoss(alpha=[0.5] * 11, label_smoothing=0.1, reduction=reduction, backend="triton")
-    with CountLaunches("triton", expected=launches):
+    with count_launches("triton", expected=launches):
         loss_fn(logits, targets).sum().backward()
-    with CountLaunches("triton", expected=launches - 1), torch.no_grad():
+    with count_launches("triton", expected=launches - 1), torch.no_grad():
         loss_fn(logits, targets)  # no gradient: no backward launch
 
 
@@ -254,7 +247,7 @@ def test_weight_scales_positions_without_changing_counts(backend):
     weight = torch.rand(20, generator=gen)
     weight[:5] = 0
     device = DEVICE[backend]
-    with CountLaunches(backend):
+    with count_launches(backend):
         ours = SoftmaxFocalLoss(reduction="mean", backend=backend)(logits.to(device), targets.to(device),
                                                                     weight.to(device))
     expected, _ = reference_focal_loss(logits, targets, reduction="mean", weight=weight)
