@@ -7,8 +7,8 @@
 # make lint               ruff on the package, tools and tests (its own small venv; also part of make test)
 # make triton-aot-check   the Triton kernels compiled for sm_80/89/90 (no GPU needed), every specialisation, two Tritons
 # make check-torch-floor  the core's tests on the oldest torch setup.cfg declares (a separate venv)
-# make gpu-check          on a CUDA machine: exactness tests, sanitizer, benchmark, detector run, then the
-#                         verification record that lets backend='auto' take the Triton kernels there
+# make gpu-check          on a CUDA machine, 6 minutes: exactness tests, sanitizer, benchmark, then the verification
+#                         record that lets backend='auto' take the Triton kernels there (GPU_CHECK_OUT=<folder>)
 # make docs / docs-serve  build the documentation site strictly into site/ / serve it on localhost:8000
 PYTHON ?= python3
 VENV ?= .venv
@@ -85,7 +85,7 @@ test-torchvision: $(TV_VENV)/.installed
 # Each run gets its own inductor cache: torch's does not key entries on ATEN_CPU_CAPABILITY, and a
 # kernel cached for another capability fails to compile or crashes (tests/README.md).
 # Triton's interpreter computes with numpy, which the capability does not steer: its fuzz cases
-# are left out (its DDP and autotune comparisons stay in).
+# are left out (its DDP comparisons stay in).
 CAPABILITIES ?= default avx2
 CAPABILITY_TESTS := tests/core/test_focal_loss.py tests/kernels/test_backends.py tests/kernels/test_compile_backend.py \
 	tests/core/test_distributed.py tests/openmmlab/test_two_stage.py tests/openmmlab/test_mmdet_integration.py

@@ -1,6 +1,7 @@
 """Shared test helpers: the backends and reductions every area parametrizes over, random cases of
 every option and the check against the float64 reference."""
 import contextlib
+import os
 import random
 from unittest import mock
 
@@ -22,6 +23,11 @@ try:
 except Exception:  # noqa: BLE001 - Triton is a test requirement; without it (or broken) its tests skip
     triton_focal, TRITON_SKIP = None, "triton is not installed"
 needs_triton = pytest.mark.skipif(TRITON_SKIP is not None, reason=str(TRITON_SKIP))
+# The CUDA tests' device: CUDA; in the GPU check's dry run, whose Triton launches are recorded and
+# skipped (tests/gpu_check_recorder.py), the CPU; elsewhere they skip.
+GPU_CHECK_RECORDING = bool(os.environ.get("GPU_CHECK_RECORD"))
+GPU = "cuda" if torch.cuda.is_available() else "cpu" if GPU_CHECK_RECORDING else None
+needs_gpu = pytest.mark.skipif(GPU is None, reason="no CUDA device")
 # Every named backend, Triton skipped (with its reason) where it cannot run; the device each runs on.
 BACKENDS = [pytest.param(b, marks=needs_triton) if b == "triton" else b for b in NAMED_BACKENDS]
 DEVICE = {b: TRITON_DEVICE if b == "triton" else "cpu" for b in NAMED_BACKENDS}

@@ -34,3 +34,34 @@ def approx_reordered(expected, rel=RTOL):
     """``pytest.approx`` for a float32 loss value summed in another order: its terms are
     non-negative, so the result itself is the scale and a relative tolerance suffices."""
     return pytest.approx(expected, rel=rel)
+
+
+# On a GPU, exp and log are the hardware's approximations: Triton's tl.exp / tl.log lower to PTX
+# ex2.approx / lg2.approx, which are CUDA's __expf / __logf. The CUDA C++ Programming Guide's table of
+# intrinsic functions states their accuracy: __expf(x) is within 2 + floor(1.173 |x|) ulp; __logf(x)
+# within 2**-21.41 absolute for x in [0.5, 2], else 3 ulp. For a row whose exponents x - lse span at
+# most R (the row's max - min, plus log C): each exp is within (2 + 1.173 R) eps relative, so is their
+# sum, and the log-sum-exp within that plus 2**-21.41 absolute; a probability exp(x - lse) carries
+# both, and the focal factor (1 - p_t)**gamma (exp2(gamma * log2(q))) about gamma times that again.
+LOG_ABSOLUTE_ERROR = 2 ** -21.41
+
+
+def approx_exp_log_rtol(logits, gamma):
+    """The relative tolerance of float32 GPU results against CPU float32 (or float64) ones, from the
+    stated accuracy of __expf / __logf for these logits and this gamma (the derivation above)."""
+    logits = torch.as_tensor(logits).detach().float()
+    if logits.numel() == 0:
+        return RTOL
+    rows = logits.movedim(1, -1).reshape(-1, logits.shape[1])
+    span = (rows.max(1).values - rows.min(1).values).max().item() + torch.log(torch.tensor(float(logits.shape[1])))
+    per_exp = (2 + 1.173 * float(span)) * FLOAT32_EPS
+    return max(RTOL, (2 + gamma) * (per_exp + LOG_ABSOLUTE_ERROR))
+
+
+def assert_close_on_gpu(actual, expected, logits, gamma, ulps=ULPS):
+    """``assert_close_reordered`` widened by the GPU's exp/log accuracy (``approx_exp_log_rtol``), for
+    float32 results of a GPU against the CPU: the relative tolerance, and the absolute one in the
+    same proportion to the largest magnitude (an element that cancels keeps its terms' error)."""
+    rtol = approx_exp_log_rtol(logits, gamma)
+    atol = max(reordered_atol(expected, ulps), rtol * reordered_atol(expected, 1) / FLOAT32_EPS)
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)

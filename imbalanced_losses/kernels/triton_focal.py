@@ -21,7 +21,6 @@ Compute is float32 (float64 input is refused: use the eager or compile backend);
 are read as they are and the gradient written in their dtype.
 """
 import contextlib
-import functools
 import math
 import os
 from typing import NamedTuple
@@ -35,6 +34,7 @@ from triton.language.extra import libdevice
 from ..checks import device as device_checks
 from ..options import LossOptions
 from .interface import ForwardResult
+from .triton_tiles import tile_for
 from .verification import version_prefix
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
@@ -134,13 +134,15 @@ def _plane_pointers(saved_ptr, position, P, PLANE: tl.constexpr, WIDE: tl.conste
 
 
 @triton.jit
-def _program_positions(S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index,
+def _program_positions(pid, S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index,
                        POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr):
-    """The prologue of both kernels: this program's BLOCK_S positions (b, s) of one b, their mask,
+    """The prologue of both kernels: program ``pid``'s BLOCK_S positions (b, s) of one b, their mask,
     the offsets of their rows' class 0, their index into per-position buffers laid out (B, S), and
     their targets (int64; ``ignore_index`` past S)."""
-    pid = tl.program_id(0)
-    num_s_blocks = tl.cdiv(S, BLOCK_S)
+    # tl.cdiv(S, BLOCK_S) adds BLOCK_S - 1 first, which wraps int32 where S > 2**31 - BLOCK_S (S >= 1 here).
+    # s itself stays below 2**31 for S <= 2**31: BLOCK_S is a power of two, so no block straddles 2**31
+    # (a larger S arrives as int64).
+    num_s_blocks = (S - 1) // BLOCK_S + 1
     b = pid // num_s_blocks
     s = (pid % num_s_blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
     s_mask = s < S
@@ -148,7 +150,7 @@ def _program_positions(S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr,
     position = b.to(tl.int64) * S + s
     t = tl.load(targets_ptr + b.to(tl.int64) * stride_tb + s.to(tl.int64) * stride_ts, mask=s_mask,
                 other=ignore_index).to(tl.int64)  # targets of any integer dtype
-    return pid, b, s, s_mask, rows, position, t
+    return b, s, s_mask, rows, position, t
 
 
 @triton.jit
@@ -159,8 +161,9 @@ def focal_forward_kernel(
         HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, SMOOTHING: tl.constexpr, WITH_GRAD: tl.constexpr,
         REDUCE: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr, POSITION_CONTIGUOUS: tl.constexpr,
         WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
-    pid, b, s, s_mask, rows, position, t = _program_positions(
-        S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
+    pid = tl.program_id(0)
+    b, s, s_mask, rows, position, t = _program_positions(
+        pid, S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
 
     # Targets outside [0, C) that are not ignore_index are flagged.
     in_range = (t >= 0) & (t < C)
@@ -242,8 +245,9 @@ def focal_backward_kernel(
         ignore_index,
         SMOOTHING: tl.constexpr, SCALAR_GRAD: tl.constexpr, CLASS_CONTIGUOUS: tl.constexpr,
         POSITION_CONTIGUOUS: tl.constexpr, WIDE: tl.constexpr, BLOCK_S: tl.constexpr, BLOCK_C: tl.constexpr):
-    pid, b, s, s_mask, rows, position, t = _program_positions(
-        S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
+    pid = tl.program_id(0)
+    b, s, s_mask, rows, position, t = _program_positions(
+        pid, S, stride_b, stride_s, stride_tb, stride_ts, targets_ptr, ignore_index, POSITION_CONTIGUOUS, WIDE, BLOCK_S)
     t = tl.where((t >= 0) & (t < C) & (t != ignore_index), t, -1)  # -1 matches no column
     if SCALAR_GRAD:
         upstream = tl.load(grad_loss_ptr).to(tl.float32)
@@ -270,62 +274,6 @@ def focal_backward_kernel(
         tl.store(grad_ptr + offsets, grad.to(grad_ptr.dtype.element_ty), mask=mask)
 
 
-@functools.lru_cache(maxsize=None)  # called twice per step: keep the Python per call small
-def _tiles(num_classes, position_contiguous):
-    """The default (BLOCK_S, BLOCK_C, num_warps): about 4096 elements a tile, the contiguous axis the
-    long one. Used under the interpreter, and on CUDA where autotuning is off."""
-    c_pow2 = triton.next_power_of_2(num_classes)
-    if position_contiguous:
-        block_c = min(c_pow2, 32)
-        block_s = 4096 // block_c
-    else:
-        block_c = min(c_pow2, 4096)
-        block_s = max(1, 4096 // block_c)
-    return block_s, block_c, 4 if block_s * block_c <= 2048 else 8
-
-
-@functools.lru_cache(maxsize=None)
-def candidate_tiles(num_classes, position_contiguous):
-    """The tiles autotuning tries on CUDA (the default among them): a few tile sizes and warp
-    counts, and for long rows a class block that loops as well as one that holds the row.
-
-    Where the classes are contiguous, each of the tile's rows keeps a dozen float32 values live
-    beside the tile, so the tiles stay at 2048-4096 elements on 8 warps, 2048 where the class
-    block loops: compiled for sm_80/sm_90 (tools/dev/triton_aot_check.py), 8192-element tiles at
-    C = 81 spilled (255 registers, up to 3.6 KB of stack), and so did 2048 elements on 4 warps
-    (4 bytes on sm_80) and a looping 4 x 1024 tile at C = 1204 (4 bytes on sm_80). Where the
-    positions are contiguous, 4-warp tiles spilled 8 bytes with every option on (Triton 3.9:
-    512 x 2 WIDE on sm_80, 128 x 32 on sm_89), so those tiles run on 8 warps."""
-    c_pow2 = triton.next_power_of_2(num_classes)
-    tiles = {_tiles(num_classes, position_contiguous)}
-    if position_contiguous:
-        for block_c in {min(c_pow2, 16), min(c_pow2, 32)}:
-            for block_s in (128, 256, 512):
-                if block_s * block_c <= 8192:
-                    tiles.add((block_s, block_c, 8))
-    else:
-        for block_c in {min(c_pow2, 4096), min(c_pow2, 1024)}:
-            for size in (2048, 4096) if block_c >= num_classes else (2048,):
-                tiles.add((max(1, size // block_c), block_c, 8))
-    return tuple(sorted(tiles))
-
-
-AUTOTUNE = not INTERPRETED and os.environ.get("IMBALANCED_LOSSES_TRITON_AUTOTUNE", "1") != "0"
-_TUNING_KEY = ["C", "CLASS_CONTIGUOUS", "POSITION_CONTIGUOUS", "WIDE", "HAS_ALPHA", "HAS_WEIGHT", "SMOOTHING",
-               "WITH_GRAD", "REDUCE", "SCALAR_GRAD"]  # not S: a new number of positions does not re-tune
-_tuned = {}
-
-
-def _tuned_kernel(kernel, tiles):
-    """``kernel`` autotuned over ``tiles`` (one Autotuner per kernel and candidate list)."""
-    key = (kernel.fn.__name__, tuple(tiles))
-    if key not in _tuned:
-        configs = [triton.Config({"BLOCK_S": s, "BLOCK_C": c}, num_warps=w) for s, c, w in tiles]
-        arg_names = set(kernel.arg_names)
-        _tuned[key] = triton.autotune(configs=configs, key=[k for k in _TUNING_KEY if k in arg_names])(kernel)
-    return _tuned[key]
-
-
 def _as_bcs(tensor):
     """``tensor`` (N, C, d1..dk) as a (B, C, S) view, (N, C) as (1, C, N); None where only a copy would do."""
     if tensor.dim() == 2:
@@ -342,7 +290,8 @@ def _per_position(tensor, logits_dim):
 
 
 class _Launch:
-    """Layout flags and tiles of one (B, C, S) view, and the launch of a kernel over it."""
+    """Layout flags and the tile of one (B, C, S) view (``triton_tiles.tile_for``: a fixed table,
+    no runtime tuning), and the launch of a kernel over it."""
 
     def __init__(self, view):
         self.view = view
@@ -350,10 +299,11 @@ class _Launch:
         _, stride_c, stride_s = view.stride()
         self.class_contiguous = stride_c == 1 or self.num_classes == 1
         self.position_contiguous = not self.class_contiguous and (stride_s == 1 or self.num_s == 1)
-        self.tiles = candidate_tiles(self.num_classes, self.position_contiguous) if AUTOTUNE else (
-            _tiles(self.num_classes, self.position_contiguous),)
-        self.wide = needs_wide_offsets(view, self.tiles)
-        self.max_programs = self.programs(min(s for s, _, _ in self.tiles))
+        # WIDE is decided on the narrow tile's overhang; a WIDE launch then takes the table's WIDE tile
+        narrow = tile_for(self.num_classes, self.position_contiguous, view.dtype, wide=False)
+        self.wide = needs_wide_offsets(view, narrow)
+        self.tile = tile_for(self.num_classes, self.position_contiguous, view.dtype, wide=True) if self.wide else narrow
+        self.max_programs = self.programs(self.tile.block_s)
         if PARTIAL_SLOTS.value * self.max_programs >= 2**31:  # int32 partial offsets (an int64 pid spilled on sm_90)
             raise ValueError(f"logits of shape {tuple(view.shape)} as (B, C, S) need {self.max_programs} programs, "
                              "more than the Triton backend's partial sums address; use backend='eager'")
@@ -363,27 +313,18 @@ class _Launch:
 
     def run(self, kernel, pointers, scalars, **constexprs):
         """Launch ``kernel(*pointers, <shape and strides of the view>, *scalars)`` over every position,
-        on the view's device (Triton launches on the current one); returns the number of programs
-        that ran."""
+        on the view's device (Triton launches on the current one); returns the number of programs."""
         if not self.max_programs:
             return 0
-        view = self.view
+        view, tile = self.view, self.tile
         args = pointers + (self.num_s, self.num_classes, self.num_b * self.num_s, view.stride(0), view.stride(2),
                            view.stride(1)) + scalars
         constexprs.update(CLASS_CONTIGUOUS=self.class_contiguous, POSITION_CONTIGUOUS=self.position_contiguous,
                           WIDE=self.wide)
-        ran = []  # the grid of the launch that ran last: this call's own (not the autotuner's shared best_config)
-
-        def grid(meta):
-            ran.append(self.programs(meta["BLOCK_S"]))
-            return (ran[-1],)
         with device_guard(view.device):
-            if AUTOTUNE:
-                _tuned_kernel(kernel, self.tiles)[grid](*args, **constexprs)
-            else:
-                block_s, block_c, num_warps = self.tiles[0]
-                kernel[grid](*args, **constexprs, BLOCK_S=block_s, BLOCK_C=block_c, num_warps=num_warps)
-        return ran[-1]
+            kernel[(self.max_programs,)](*args, **constexprs, BLOCK_S=tile.block_s, BLOCK_C=tile.block_c,
+                                         num_warps=tile.num_warps, num_stages=tile.num_stages)
+        return self.max_programs
 
 
 def device_guard(device):
@@ -391,16 +332,15 @@ def device_guard(device):
     return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
-def needs_wide_offsets(view, tiles):
-    """Whether an element offset of a launch over the (B, C, S) ``view`` can reach 2**31: the logits
-    (and the gradient, laid out alike), with strides and the tiles' overhang included, or the saved
-    (NUM_PLANES, B * S) buffer. Per-position buffers (targets, weight, loss, upstream gradient) are
-    addressed in int64 always."""
+def needs_wide_offsets(view, tile):
+    """Whether an element offset of a launch of ``tile`` over the (B, C, S) ``view`` can reach 2**31:
+    the logits (and the gradient, laid out alike), with strides and the tile's overhang included, or
+    the saved (NUM_PLANES, B * S) buffer. The positions themselves (s up to S + BLOCK_S) are within
+    the logits' span. Per-position buffers (targets, weight, loss, upstream gradient) are addressed
+    in int64 always."""
     _, stride_c, stride_s = view.stride()
     span = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()) if size)
-    largest_s = max(s for s, _, _ in tiles)
-    largest_c = max(c for _, c, _ in tiles)
-    logits_end = span + largest_s * max(stride_s, 1) + largest_c * max(stride_c, 1)
+    logits_end = span + tile.block_s * max(stride_s, 1) + tile.block_c * max(stride_c, 1)
     saved_end = NUM_PLANES * view.shape[0] * view.shape[2]
     return max(logits_end, saved_end) >= WIDE_OFFSETS_FROM
 

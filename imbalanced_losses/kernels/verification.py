@@ -8,7 +8,9 @@ run ``make gpu-check`` to the end: its exactness tests passed, and it wrote a re
 compute capability, driver, CUDA, torch and Triton versions, date, the tests it ran, the benchmark
 ratios) into ``verified_gpus.json`` beside this file, which is committed with the code. A record
 covers an NVIDIA GPU (sm_80 or newer) of the same compute capability with the same Triton
-major.minor version.
+major.minor version, and only where its benchmark found the kernels no slower than the eager
+backend at every shape it timed (``auto_takes_triton``; else the record says where Triton was slower
+and ``auto`` keeps eager on that GPU).
 Everywhere else ``auto`` runs the eager backend (the same formulas); ``backend='triton'`` opts in.
 """
 import functools
@@ -19,7 +21,8 @@ from typing import NamedTuple, Optional, Tuple
 
 RECORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verified_gpus.json")
 MIN_CAPABILITY = (8, 0)  # the kernels' tiles and the ahead-of-time check target sm_80 and newer
-RECORD_FIELDS = ("device", "compute_capability", "driver", "cuda", "torch", "triton", "date", "tests", "benchmark")
+RECORD_FIELDS = ("device", "compute_capability", "driver", "cuda", "torch", "triton", "date", "tests", "sanitizer",
+                 "benchmark", "ratios", "triton_slower_than_eager", "auto_takes_triton")
 
 
 class GpuIdentity(NamedTuple):
@@ -59,11 +62,15 @@ def load_records(path: str = RECORDS_PATH):
         missing = [field for field in RECORD_FIELDS if field not in record]
         if missing:
             raise RuntimeError(f"{path}: record {index} lacks {', '.join(missing)}")
+        if record["auto_takes_triton"] is not (not record["triton_slower_than_eager"]):
+            raise RuntimeError(f"{path}: record {index} has auto_takes_triton={record['auto_takes_triton']!r} with "
+                               f"triton_slower_than_eager={record['triton_slower_than_eager']!r}")
     return tuple(records)
 
 
-def covering_record(identity: GpuIdentity, triton_version: str, records) -> Optional[dict]:
-    """The first record that covers this GPU and Triton version, or None."""
+def matching_record(identity: GpuIdentity, triton_version: str, records) -> Optional[dict]:
+    """The first record of this GPU's compute capability and Triton major.minor (NVIDIA, sm_80 and
+    newer), whatever its benchmark found, or None."""
     if identity.vendor != "nvidia" or tuple(identity.capability) < MIN_CAPABILITY:
         return None
     wanted = (capability_text(identity.capability), version_prefix(triton_version))
@@ -73,10 +80,20 @@ def covering_record(identity: GpuIdentity, triton_version: str, records) -> Opti
     return None
 
 
+def covering_record(identity: GpuIdentity, triton_version: str, records) -> Optional[dict]:
+    """The record that lets ``auto`` take the kernels on this GPU and Triton version, or None."""
+    record = matching_record(identity, triton_version, records)
+    return record if record is not None and record["auto_takes_triton"] is True else None
+
+
 def unverified_reason(identity: GpuIdentity, triton_version: str, records) -> Optional[str]:
     """Why ``auto`` does not take the Triton kernels on this GPU (None: a record covers it)."""
     if covering_record(identity, triton_version, records) is not None:
         return None
+    record = matching_record(identity, triton_version, records)
+    if record is not None:
+        return (f"the verification record of {record['device']} ({record['date']}) found the Triton kernels slower "
+                f"than eager at {', '.join(record['triton_slower_than_eager'])}, so auto keeps eager there")
     if identity.vendor != "nvidia":
         return f"the kernels are verified on NVIDIA GPUs only, this is {identity.name} ({identity.vendor})"
     if tuple(identity.capability) < MIN_CAPABILITY:

@@ -32,3 +32,20 @@ def test_real_errors_fail(error):
     with pytest.raises(AssertionError):
         assert_close_reordered(wrong, expected)
     assert 1.001 != approx_reordered(1.0)
+
+
+def test_the_gpu_exp_log_tolerance_follows_the_stated_accuracy():
+    """|logits| <= 10 over 20 classes: exponents span 20 + log 20; __expf's (2 + 1.173 * 23.0) ulp and
+    __logf's 2**-21.41, times (2 + gamma); never below the CPU's reordering tolerance."""
+    from tests.tolerances import LOG_ABSOLUTE_ERROR, approx_exp_log_rtol, assert_close_on_gpu
+    logits = torch.zeros(3, 20)
+    logits[0, 0], logits[0, 1] = 10.0, -10.0
+    span = 20.0 + torch.log(torch.tensor(20.0)).item()
+    expected = (2 + 2.0) * ((2 + 1.173 * span) * FLOAT32_EPS + LOG_ABSOLUTE_ERROR)
+    assert approx_exp_log_rtol(logits, gamma=2.0) == pytest.approx(expected, rel=1e-6)
+    assert 1e-5 < expected < 1e-4  # wider than the CPU's reordering, far below a real error
+    assert approx_exp_log_rtol(logits / 100, gamma=0.0) == 1e-5  # the reordering floor
+    values = gradient_like()
+    assert_close_on_gpu(values * (1 + 0.5 * expected), values, logits, gamma=2.0)
+    with pytest.raises(AssertionError):
+        assert_close_on_gpu(values * (1 + 1e-3), values, logits, gamma=2.0)  # a real error: a missing term

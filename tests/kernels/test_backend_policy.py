@@ -18,12 +18,18 @@ H100 = GpuIdentity("nvidia", (9, 0), "NVIDIA H100 80GB HBM3")
 L4 = GpuIdentity("nvidia", (8, 9), "NVIDIA L4")
 T4 = GpuIdentity("nvidia", (7, 5), "Tesla T4")
 MI300 = GpuIdentity("amd", (9, 4), "AMD Instinct MI300X")
+COMMITTED_RECORDS = verification.load_records  # before the ``gpu`` fixture stands in for it
 
 
-def _record(capability="9.0", triton="3.6.0", **changes):
+def _record(capability="9.0", triton="3.6.0", slower=(), **changes):
+    """A record as tools/dev/write_gpu_record.py writes it (``slower``: shapes where Triton lost to eager)."""
+    ratios = {"1048576x81 bf16": dict(triton_over_plain_ce=0.21, triton_over_eager=0.16, eager_over_plain_ce=1.32,
+                                      triton_host_syncs=0)}
     record = dict(device="NVIDIA H100 80GB HBM3", compute_capability=capability, driver="580.95", cuda="13.0",
-                  torch="2.11.0+cu130", triton=triton, date="2026-12-05", tests=["tests/kernels/test_cuda.py"],
-                  benchmark=[])
+                  torch="2.11.0+cu130", triton=triton, date="2026-12-05",
+                  tests=dict(passed=180, failed=0, errors=0, skipped=1, triton_passed=150, modules=[], skips=[]),
+                  sanitizer="unavailable (compute-sanitizer is not installed)", benchmark=[], ratios=ratios,
+                  triton_slower_than_eager=list(slower), auto_takes_triton=not slower)
     record.update(changes)
     return record
 
@@ -54,8 +60,18 @@ def test_a_record_covers_its_capability_and_triton_version(identity, triton_vers
 
 
 def test_no_record_means_no_gpu_is_covered():
-    assert verification.load_records() == ()  # today: no GPU has run make gpu-check
-    assert verification.unverified_reason(H100, "3.6.0", ()) is not None
+    assert verification.covering_record(H100, "3.6.0", ()) is None
+    reason = verification.unverified_reason(H100, "3.6.0", ())
+    assert "no committed GPU verification record covers NVIDIA H100" in reason
+
+
+def test_a_record_where_triton_lost_to_eager_keeps_auto_on_eager():
+    records = [_record(slower=["8192x81 fp32"])]
+    assert verification.matching_record(H100, "3.6.0", records) is records[0]
+    assert verification.covering_record(H100, "3.6.0", records) is None
+    assert verification.unverified_reason(H100, "3.6.0", records) == (
+        "the verification record of NVIDIA H100 80GB HBM3 (2026-12-05) found the Triton kernels slower than eager "
+        "at 8192x81 fp32, so auto keeps eager there")
 
 
 @pytest.mark.parametrize("text,expected", [("3.6.0", (3, 6)), ("3.9.0+gitabc", (3, 6 + 3)), ("2.1", (2, 1)),
@@ -68,6 +84,8 @@ def test_version_prefix(text, expected):
     ("{not json", "cannot read the GPU verification records"),
     ('{"device": "x"}', "expected a JSON list of records"),
     ('[{"device": "x"}]', "record 0 lacks compute_capability"),
+    (json.dumps([_record(auto_takes_triton=True, triton_slower_than_eager=["8192x81 fp32"])]),
+     "record 0 has auto_takes_triton=True with triton_slower_than_eager"),
 ])
 def test_a_broken_records_file_names_itself(tmp_path, content, message):
     path = tmp_path / "verified_gpus.json"
@@ -80,6 +98,24 @@ def test_the_committed_records_file_loads_and_every_record_is_complete():
     with open(verification.RECORDS_PATH) as f:
         records = json.load(f)
     assert verification.load_records() == tuple(records)
+
+
+@needs_triton
+def test_auto_takes_triton_on_every_gpu_a_committed_record_covers(gpu):
+    """The shipped records as they are (none until a GPU ran make gpu-check; tests/tools/
+    test_gpu_check_tools.py commits a realistic one into a copy of the package and runs this)."""
+    records = COMMITTED_RECORDS()
+    if not records:
+        pytest.skip("no committed GPU verification record yet")
+    gpu.records = records
+    for record in records:
+        major, minor = (int(part) for part in str(record["compute_capability"]).split("."))
+        gpu.identity = GpuIdentity("nvidia", (major, minor), record["device"])
+        triton_focal.triton.__version__ = record["triton"]
+        expected = triton_focal.BACKEND if record["auto_takes_triton"] else kernels.eager.BACKEND
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert kernels.select("auto", _fake_logits(dtype=torch.bfloat16)) is expected, record["device"]
 
 
 @pytest.fixture

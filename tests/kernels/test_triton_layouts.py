@@ -208,8 +208,7 @@ def test_offsets_that_can_reach_2_31_are_64_bit(shape, why):
     logits_elements = positions * launch.num_classes
     assert max(logits_elements, triton_focal.NUM_PLANES * positions) >= 2**31, why
     assert launch.wide, why
-    for tiles in [(t,) for t in launch.tiles]:  # whichever tile autotuning picks
-        assert triton_focal.needs_wide_offsets(launch.view, tiles), why
+    assert triton_focal.needs_wide_offsets(launch.view, launch.tile), why
     assert triton_focal.PARTIAL_SLOTS.value * launch.max_programs < 2**31  # int32 partial offsets
 
 

@@ -15,6 +15,8 @@ gather_distributed communicates per call against an all-gather of the logits.
 
     python tools/analysis_tools/benchmark_loss.py                      # all shapes, CPU, 2 threads
     python tools/analysis_tools/benchmark_loss.py --device cuda --dtype bf16 --shapes 1048576x81 262144x1204
+    python tools/analysis_tools/benchmark_loss.py --device cuda --cases 1048576x81:bf16 8192x81:fp32 \
+        --variants "ours, eager" "ours, triton" --no-memory --json rows.json     # what make gpu-check runs
 """
 import argparse
 import importlib
@@ -167,6 +169,22 @@ def kernels_per_call(fn, inputs):
                and "memcpy" not in e.name.lower() and "memset" not in e.name.lower())
 
 
+def host_syncs_per_call(fn, inputs):
+    """Host synchronisations in one forward+backward after a warm-up (torch's sync debug mode warns
+    at each; the loss's promise on CUDA is none)."""
+    import warnings
+    step(fn, *inputs)
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            step(fn, *inputs)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum(1 for w in caught if "synchroniz" in str(w.message))
+
+
 def vm_hwm_bytes():
     with open("/proc/self/status") as status:
         for line in status:
@@ -221,6 +239,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory runs")
+    parser.add_argument("--cases", nargs="+", metavar="SHAPE:DTYPE",
+                        help="shape and dtype pairs (e.g. 1048576x81:bf16 8192x81:fp32) instead of --shapes/--dtype")
+    parser.add_argument("--variants", nargs="+", help="only these rows (names as printed; the two CE rows always)")
     parser.add_argument("--json", help="also write the rows to this file (make gpu-check puts them in its record)")
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -233,6 +254,19 @@ def main():
         return
 
     names = available_variants(args.device)
+    if args.variants:
+        unknown = sorted(set(args.variants) - set(VARIANTS))
+        if unknown:
+            parser.error(f"--variants: unknown {unknown}; known: {sorted(VARIANTS)}")
+        names = [n for n in names if n in args.variants or n in (BASELINE, SAME_OPTIONS)]
+    cases = [(key, args.dtype) for key in args.shapes]
+    if args.cases:
+        cases = [tuple(case.split(":")) for case in args.cases]
+        bad = [c for c in args.cases if len(c.split(":")) != 2 or c.split(":")[0] not in SHAPES
+               or c.split(":")[1] not in DTYPES]
+        if bad:
+            parser.error(f"--cases: expected SHAPE:DTYPE with SHAPE in {sorted(SHAPES)} and DTYPE in "
+                         f"{sorted(DTYPES)}, got {bad}")
     cuda = args.device.startswith("cuda")
     versions = f"torch {torch.__version__}"
     if cuda:
@@ -242,34 +276,36 @@ def main():
             versions += f", Triton {triton.__version__}"
         except ImportError:
             pass
-    print(f"{versions}, device {args.device}, {args.dtype}, {args.threads} threads, {args.rounds} "
+    print(f"{versions}, device {args.device}, {args.threads} threads, {args.rounds} "
           f"rounds; ours and F.cross_entropy: label_smoothing {SMOOTHING}, {IGNORE_FRACTION:.0%} ignored (ours also "
           "alpha, mean_positive); plain F.cross_entropy: no options")
     skipped = [n for n in ("kornia focal_loss", "torchvision sigmoid_focal_loss") if n not in names]
     if skipped:
         print(f"not importable here, rows skipped: {', '.join(skipped)}")
     rows = []
-    for key in args.shapes:
+    for key, dtype_key in cases:
         shape, label = SHAPES[key]
-        times, first = time_variants(shape, args.device, names, args.rounds, DTYPES[args.dtype])
-        memory = {} if args.no_memory else {n: memory_in_fresh_process(key, args.device, n, args.threads, args.dtype)
+        times, first = time_variants(shape, args.device, names, args.rounds, DTYPES[dtype_key])
+        memory = {} if args.no_memory else {n: memory_in_fresh_process(key, args.device, n, args.threads, dtype_key)
                                             for n in names}
-        launched = {}
+        launched, syncs = {}, {}
         if cuda:
-            inputs = make_inputs(shape, args.device, dtype=DTYPES[args.dtype])
+            inputs = make_inputs(shape, args.device, dtype=DTYPES[dtype_key])
             launched = {n: kernels_per_call(VARIANTS[n], inputs) for n in names}
-        print(f"\n{key} ({label})")
+            syncs = {n: host_syncs_per_call(VARIANTS[n], inputs) for n in names}
+        print(f"\n{key} {dtype_key} ({label})", flush=True)
         print("| variant | fwd+bwd median | time / plain CE | time / CE same options | extra peak memory "
-              "| memory / plain CE | memory / CE same options | CUDA kernels |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| memory / plain CE | memory / CE same options | CUDA kernels | host syncs |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name in names:
             mem = (f"{memory[name] / 2**20:,.0f} MiB | {memory[name] / memory[BASELINE]:.2f} | "
                    f"{memory[name] / memory[SAME_OPTIONS]:.2f}" if memory else "- | - | -")
             print(f"| {name} | {times[name] * 1e3:.3f} ms | {times[name] / times[BASELINE]:.2f} | "
-                  f"{times[name] / times[SAME_OPTIONS]:.2f} | {mem} | {launched.get(name, '-')} |")
-            rows.append(dict(shape=key, dtype=args.dtype, variant=name, median_ms=round(times[name] * 1e3, 4),
+                  f"{times[name] / times[SAME_OPTIONS]:.2f} | {mem} | {launched.get(name, '-')} | "
+                  f"{syncs.get(name, '-')} |", flush=True)
+            rows.append(dict(shape=key, dtype=dtype_key, variant=name, median_ms=round(times[name] * 1e3, 4),
                              time_over_plain_ce=round(times[name] / times[BASELINE], 3),
-                             cuda_kernels=launched.get(name)))
+                             cuda_kernels=launched.get(name), host_syncs=syncs.get(name)))
         if cuda:
             copy = times["copy of the logits"]
             print(f"| copy of the logits (bandwidth floor) | {copy * 1e3:.3f} ms | {copy / times[BASELINE]:.2f} "
@@ -280,7 +316,7 @@ def main():
     communication_table()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(header=f"{versions}, {args.dtype}, {args.rounds} rounds", rows=rows), f, indent=1)
+            json.dump(dict(header=f"{versions}, {args.rounds} rounds", rows=rows), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ build it on a GPU: the same argument types, the same constexprs (a stride of 1 i
     python tools/dev/triton_aot_check.py         # CI-sized: what users run, every tile (make test runs it)
     python tools/dev/triton_aot_check.py --full  # every layout, dtype, option set, target dtype (make triton-aot-check)
 
-For sm_80, sm_89 and sm_90; C in {2, 19, 81, 150, 1204}, both layouts; narrow and WIDE (64-bit)
-offsets; int64, int32 and uint8 targets (``specialisations`` says which part runs what). It fails
+For sm_80, sm_89 and sm_90, with the tiles of the table launches use (``triton_tiles.TABLE``, or
+``--table`` a proposed one from ``tools/dev/tune_tiles.py``); C in {2, 19, 81, 150, 1204, 5000} and
+every distinct tile of the table, both layouts; narrow and WIDE (64-bit) offsets; int64, int32 and
+uint8 targets (``specialisations`` says which part runs what). It fails
 (exit 1) on a compile error, a spill or shared memory past the architecture's limit, listing them,
 and prints a table per architecture. ``make triton-aot-check`` runs ``--full`` with the Triton of
 ``.venv`` and with the lowest Triton the package accepts (``triton_focal.MIN_TRITON``, its own
@@ -20,6 +22,7 @@ venv). Run it without TRITON_INTERPRET (the interpreter replaces the kernels' JI
 """
 import argparse
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -36,7 +39,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from imbalanced_losses.kernels import triton_focal  # noqa: E402
+from imbalanced_losses.kernels import triton_focal, triton_tiles  # noqa: E402
 
 ARCHS = (80, 89, 90)
 # Shared memory a block may use (opt-in maximum), per architecture: A100, L4/L40/RTX 4090, H100/H200.
@@ -50,6 +53,7 @@ LAYOUTS = tuple((f"{'nchw' if nchw else 'rows'}_c{c}", c, nchw) for c in CLASS_C
 NATURAL_LAYOUTS = tuple(layout for layout in LAYOUTS
                         if layout[1] == 2 or layout[2] == (layout[1] in (19, 150)))
 DTYPES = ("fp32", "bf16", "fp16")
+TORCH_DTYPES = dict(fp32="float32", bf16="bfloat16", fp16="float16")  # the tile table's names
 TARGET_TYPES = ("i64", "i32", "u8")  # int64, int32 and uint8 targets (the kernels read any integer dtype)
 FORWARD_FLAGS = ("HAS_ALPHA", "HAS_WEIGHT", "SMOOTHING", "WITH_GRAD", "REDUCE")
 BACKWARD_FLAGS = ("SMOOTHING", "SCALAR_GRAD")
@@ -104,37 +108,49 @@ def source(kernel, dtype, num_classes, position_contiguous, options, block_s, bl
     return ASTSource(kernel, signature, constexprs={(names.index(n),): v for n, v in values.items()}, attrs=attrs)
 
 
-def specialisations(full):
-    """(name, ASTSource, num_warps) of each specialisation to compile.
+def table_class_counts(table, position_contiguous):
+    """Class counts that reach every distinct tile of ``table`` in one layout."""
+    layout = triton_tiles.POSITION_CONTIGUOUS if position_contiguous else triton_tiles.CLASS_CONTIGUOUS
+    counts = [c for row in table if row.layout == layout for c in triton_tiles.representative_class_counts(row)]
+    return tuple(sorted(set(counts)))
 
-    CI-sized (``make test``): the natural layouts (NATURAL_LAYOUTS) in bf16 with every candidate
-    tile, the fullest option set, narrow and WIDE offsets; fp32 with the default tile.
-    ``full`` (``make triton-aot-check``): every layout and dtype with every candidate tile, the
-    fullest and the leanest option sets, narrow and WIDE; every option set and target dtype with
-    the default tile."""
+
+def specialisations(full, table=triton_tiles.TABLE):
+    """(name, ASTSource, num_warps, num_stages) of each specialisation to compile, with the tiles of
+    ``table`` (triton_tiles.TABLE: what launches use; or a proposed table from tune_tiles.py).
+
+    CI-sized (``make test``): the natural layouts (NATURAL_LAYOUTS) and a class loop at C = 5000, in
+    bf16 and fp32, the fullest option set, narrow and WIDE offsets.
+    ``full`` (``make triton-aot-check``): besides, every distinct tile of the table in both layouts and
+    every dtype, the fullest and the leanest option sets, narrow and WIDE; every option set and target
+    dtype in the natural layouts."""
     kernels = ((triton_focal.focal_forward_kernel, FORWARD_OPTIONS), (triton_focal.focal_backward_kernel,
                                                                       BACKWARD_OPTIONS))
+    natural = NATURAL_LAYOUTS + (("rows_c5000", 5000, False),)
+    layouts = [(layout, True) for layout in natural]
+    if full:
+        layouts += [((f"{'nchw' if nchw else 'rows'}_c{c}", c, nchw), False)
+                    for nchw in (False, True) for c in table_class_counts(table, nchw)]
     seen = set()
-    for (layout, num_classes, position_contiguous), dtype, (kernel, option_sets) in itertools.product(
-            LAYOUTS if full else NATURAL_LAYOUTS, DTYPES if full else DTYPES[:2], kernels):
-        tiles = triton_focal.candidate_tiles(num_classes, position_contiguous)  # the default among them
-        default = triton_focal._tiles(num_classes, position_contiguous)
-        every_tile = full or dtype == "bf16"
-        runs = [(options, tile, wide, "i64") for options in ((option_sets[FULLEST], option_sets[LEANEST]) if full
-                                                                else (option_sets[FULLEST],))
-                for tile in (tiles if every_tile else (default,)) for wide in (False, True)]
-        if full:
-            runs += [(options, default, False, "i64") for options in option_sets]
-            runs += [(option_sets[FULLEST], default, wide, targets)
-                     for targets in TARGET_TYPES for wide in (False, True)]
-        for options, (block_s, block_c, num_warps), wide, targets in runs:
-            name = (f"{kernel.fn.__name__} {layout} {dtype} {block_s}x{block_c} warps={num_warps}"
-                    f"{' WIDE' if wide else ''} targets={targets} " + ",".join(k for k, v in options.items() if v))
-            if name in seen:
+    for ((_, num_classes, position_contiguous), natural_layout), dtype, (kernel, option_sets) in \
+            itertools.product(layouts, DTYPES if full else DTYPES[:2], kernels):
+        runs = [(options, wide, "i64") for options in ((option_sets[FULLEST], option_sets[LEANEST]) if full
+                                                       else (option_sets[FULLEST],))
+                for wide in (False, True)]
+        if full and natural_layout:
+            runs += [(options, False, "i64") for options in option_sets]
+            runs += [(option_sets[FULLEST], wide, targets) for targets in TARGET_TYPES for wide in (False, True)]
+        for options, wide, targets in runs:
+            tile = triton_tiles.tile_for(num_classes, position_contiguous, TORCH_DTYPES[dtype], wide, table)
+            name = (f"{kernel.fn.__name__} {dtype} {tile.block_s}x{tile.block_c} warps={tile.num_warps} "
+                    f"stages={tile.num_stages}{' WIDE' if wide else ''} {'nchw' if position_contiguous else 'rows'}"
+                    f" targets={targets} " + ",".join(k for k, v in options.items() if v))
+            if name in seen:  # another C of the same tile and layout: the same kernel
                 continue
             seen.add(name)
-            yield name, source(kernel, dtype, num_classes, position_contiguous, options, block_s, block_c, wide,
-                               targets), num_warps
+            yield (f"{name} (C={num_classes})", source(kernel, dtype, num_classes, position_contiguous, options,
+                                                      tile.block_s, tile.block_c, wide, targets),
+                   tile.num_warps, tile.num_stages)
 
 
 def resource_usage(cubin, folder):
@@ -146,14 +162,15 @@ def resource_usage(cubin, folder):
     return {key: int(value) for key, value in re.findall(r"\b(REG|STACK|LOCAL|SHARED):(\d+)", text)}
 
 
-def check(full=False, archs=ARCHS):
+def check(full=False, archs=ARCHS, table=triton_tiles.TABLE):
     """Compile every specialisation for every arch; return (rows, failures)."""
     rows, failures = [], []
     with tempfile.TemporaryDirectory() as folder:
-        for (name, src, num_warps), arch in itertools.product(list(specialisations(full)), archs):
+        for (name, src, num_warps, num_stages), arch in itertools.product(list(specialisations(full, table)), archs):
             label = f"sm_{arch} {name}"
             try:
-                compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32), options=dict(num_warps=num_warps))
+                compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                                          options=dict(num_warps=num_warps, num_stages=num_stages))
             except Exception as error:  # noqa: BLE001 - any compiler failure is a finding, reported by name
                 failures.append(f"{label}: compile error: {type(error).__name__}: {str(error).splitlines()[0]}")
                 continue
@@ -189,9 +206,15 @@ def main():
     parser.add_argument("--allow-spills", action="store_true",
                         help="list spills as findings without failing (make triton-aot-check's run of the lowest "
                              "Triton: its ptxas spills where the pinned one does not)")
+    parser.add_argument("--table", help="a proposed tile table (tools/dev/tune_tiles.py's JSON) instead of the "
+                                        "committed one: compile it before committing it")
     args = parser.parse_args()
     start = time.monotonic()
-    rows, failures = check(args.full)
+    table = triton_tiles.TABLE
+    if args.table:
+        with open(args.table) as f:
+            table = tuple(triton_tiles.TileRow(**row) for row in json.load(f)["rows"])
+    rows, failures = check(args.full, table=table)
     spills = [f for f in failures if ": spills (" in f]
     if args.allow_spills:
         failures = [f for f in failures if f not in spills]
