@@ -95,15 +95,16 @@ def _validated_targets(inputs, targets, alpha, weight, options, weight_zero_igno
     return targets
 
 
-def _reduce(loss, counts, options):
-    """The reduction of the summed loss by its count (global where ``gather_distributed`` says so)."""
+def _reduce(loss, counts, options, all_reduce=None):
+    """The reduction of the summed loss by its count (global where ``gather_distributed`` says so,
+    summed over ranks by ``all_reduce``: ``distributed.global_reduce``)."""
     reduction = options.reduction
     if reduction == "none":
         result = loss
     else:
         count = None if reduction == "sum" else counts[Counts.VALID if reduction == "mean" else Counts.POSITIVE]
         if distributed.should_gather(options.gather_distributed):
-            result = distributed.global_reduce(loss, count)
+            result = distributed.global_reduce(loss, count, all_reduce)
         else:
             result = loss if count is None else loss / count.clamp_min(1)
     if torch.is_grad_enabled() and not result.requires_grad:
@@ -115,17 +116,19 @@ def _reduce(loss, counts, options):
 
 
 def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, alpha_checked=True,
-                            weight_zero_ignores=False, targets_name="targets"):
+                            weight_zero_ignores=False, targets_name="targets", all_reduce=None):
     """The loss for adapters (the OpenMMLab one): validate, apply, reduce.
 
     ``options`` a ``LossOptions``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is
     False) or None; ``weight_zero_ignores``:
     positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
-    ``targets_name`` names the targets in error messages."""
+    ``targets_name`` names the targets in error messages; ``all_reduce`` sums the global statistics
+    over ranks in place (None: ``torch.distributed.all_reduce``; the OpenMMLab adapter's is
+    mmengine's)."""
     targets = _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name)
     # The backend, the value checks and the math run inside one operator (loss_op.py)
     loss, counts = loss_op.focal_loss(inputs, targets, alpha, weight, options, check_alpha=not alpha_checked)
-    return _reduce(loss, counts, options)
+    return _reduce(loss, counts, options, all_reduce)
 
 
 # The signatures below write LossOptions' defaults as literals, so that editors and the API
@@ -192,6 +195,22 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
                                    alpha_checked=alpha_checked)
 
 
+# Names other losses use for what ours calls alpha (per-class factors).
+CLASS_WEIGHT_HABITS = ("weight", "class_weight")
+
+
+def unexpected_arguments_message(callee, unexpected):
+    """The TypeError text for keyword arguments ``callee`` does not take, pointing ``weight`` and
+    ``class_weight`` (nn.CrossEntropyLoss's and mmseg's per-class factors) to ``alpha``."""
+    names = sorted(unexpected)
+    message = f"{callee} got unexpected keyword arguments {names}"
+    habits = [name for name in names if name in CLASS_WEIGHT_HABITS]
+    if habits:
+        message += (f"; per-class factors are alpha=[...] here ({' and '.join(habits)} is another loss's name for "
+                    "them); per-position factors go to forward(inputs, targets, weight=...)")
+    return message
+
+
 def _options_from(arguments):
     """The ``LossOptions`` of a public signature's arguments (its ``locals()``), by field name."""
     return LossOptions.from_arguments(arguments["compile"], **{name: arguments[name] for name in OPTION_NAMES})
@@ -234,8 +253,10 @@ class SoftmaxFocalLoss(nn.Module):
                  label_smoothing: float = 0.0, ignore_index: int = -100,
                  background_class: int = 0,
                  gather_distributed: Optional[bool] = None, backend: str = "auto",
-                 compile: bool = False, sync_checks: bool = False):
-        options = _options_from(locals())  # first: locals() holds the arguments only
+                 compile: bool = False, sync_checks: bool = False, **unexpected):
+        if unexpected:
+            raise TypeError(unexpected_arguments_message("SoftmaxFocalLoss()", unexpected))
+        options = _options_from(locals())
         super().__init__()
         self._loss_options = options
         self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())

@@ -88,12 +88,21 @@ def main(rank, world_size, port, out_dir):
                        for r in SCALAR_REDUCTIONS}
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
                             timeout=datetime.timedelta(seconds=60))
-    calls = []
+    calls, mmengine_calls = [], []
     real_all_reduce = dist.all_reduce
 
     def counting_all_reduce(tensor, *args, **kwargs):
         calls.append(tensor.numel() * tensor.element_size())
         return real_all_reduce(tensor, *args, **kwargs)
+
+    if MMENGINE_MODELS is not None:  # the OpenMMLab path's seam: mmengine.dist.all_reduce, counted too
+        import mmengine.dist
+        real_mmengine_all_reduce = mmengine.dist.all_reduce
+
+        def counting_mmengine_all_reduce(data, *args, **kwargs):
+            mmengine_calls.append(data.numel() * data.element_size())
+            return real_mmengine_all_reduce(data, *args, **kwargs)
+        mmengine.dist.all_reduce = counting_mmengine_all_reduce
 
     results = {}
     for case in CASES:
@@ -103,6 +112,7 @@ def main(rank, world_size, port, out_dir):
                 model = DistributedDataParallel(make_model())
                 logits = logits_of(model, features)
                 calls.clear()
+                mmengine_calls.clear()
                 dist.all_reduce = counting_all_reduce
                 try:
                     if method == "ours":
@@ -121,7 +131,7 @@ def main(rank, world_size, port, out_dir):
                     dist.all_reduce = real_all_reduce
                 loss.backward()
                 results[(case, reduction, method)] = dict(
-                    value=loss.item(), bytes=list(calls),
+                    value=loss.item(), bytes=list(calls), mmengine_bytes=list(mmengine_calls),
                     grads={n: p.grad.clone() for n, p in model.module.named_parameters()})
         calls.clear()
         dist.all_reduce = counting_all_reduce

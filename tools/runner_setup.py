@@ -6,40 +6,15 @@ is patched; the checkpoint allow-list they apply is ``imbalanced_losses.openmmla
 - ``load_config``: what both tools do before building the Runner, as mmdet's tools do it, plus
   the launcher below and the checkpoint allow-list; ``build_runner``: the Runner from the config,
   as mmdet's tools build it.
-- ``setup_launcher``: ``--launcher pytorch`` without CUDA. mmengine's ``init_dist('pytorch')``
-  calls ``torch.cuda.set_device`` and its default DDP wrapper passes ``device_ids=[local_rank]``;
-  both fail on CPU. We create the gloo process group ourselves (the Runner then skips
-  ``init_dist``) and configure the wrapper with ``device_ids=None``. On CUDA nothing changes.
+- ``setup_launcher`` (``imbalanced_losses.openmmlab.launcher``, importable by a user's own script):
+  ``--launcher pytorch`` without CUDA.
 """
 import argparse
-import datetime
 import os
 import os.path as osp
 
-import torch
-import torch.distributed as dist
-
 from imbalanced_losses.openmmlab.checkpoints import allow_mmengine_checkpoints
-
-
-def setup_launcher(cfg, launcher):
-    """Set ``cfg.launcher`` and make the 'pytorch' launcher (torchrun) work on CPU-only machines."""
-    cfg.launcher = launcher
-    if launcher == "none" or torch.cuda.is_available():
-        return
-    if launcher != "pytorch":
-        raise ValueError(f"--launcher {launcher} needs CUDA (mmengine's init_dist calls torch.cuda.set_device); "
-                         "without CUDA use --launcher pytorch through tools/dist_train.sh (torchrun)")
-    cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
-    if not dist.is_initialized():
-        timeout = datetime.timedelta(seconds=cfg.env_cfg.dist_cfg.get("timeout", 1800))
-        dist.init_process_group(backend="gloo", timeout=timeout)  # env:// variables from torchrun
-    wrapper = dict(cfg.get("model_wrapper_cfg") or {})
-    wrapper.setdefault("type", "MMDistributedDataParallel")
-    wrapper.setdefault("broadcast_buffers", False)
-    wrapper.setdefault("find_unused_parameters", cfg.get("find_unused_parameters", False))
-    wrapper["device_ids"] = None  # DDP over CPU modules
-    cfg.model_wrapper_cfg = wrapper
+from imbalanced_losses.openmmlab.launcher import setup_launcher
 
 
 def tool_parser(description, config_help):

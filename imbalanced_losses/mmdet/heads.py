@@ -32,6 +32,12 @@ class SoftmaxRetinaHead(RetinaHead):
         check_prior("background_prior", background_prior)
         super().__init__(*args, **kwargs)
         check_background_first(self.loss_cls, "SoftmaxRetinaHead's loss_cls")
+        self.loss_cls.labels_background_first = True  # the labels it is called with (loss_by_feat remaps them)
+        alpha = self.loss_cls.alpha
+        if alpha is not None and alpha.numel() != self.cls_out_channels:
+            raise ValueError(f"SoftmaxRetinaHead's loss_cls has alpha with {alpha.numel()} entries; this head has "
+                             f"num_classes={self.num_classes} plus the background = {self.cls_out_channels} columns "
+                             f"(alpha=[background] + [foreground] * num_classes)")
         self.background_prior = background_prior
 
     def init_weights(self):

@@ -76,6 +76,8 @@ def test_communication_is_one_small_all_reduce(rank_results, case, reduction, pa
     for results in rank_results:
         assert results[(case, reduction, path)]["bytes"] == [16]  # 2 float64, whatever N and C
         assert results[(case, "none", "ours")]["bytes"] == []
+        # the OpenMMLab path goes through mmengine.dist (its communication device); the core does not
+        assert results[(case, reduction, path)]["mmengine_bytes"] == ([16] if path == "mmengine" else [])
 
 
 def test_gathering_logits_gets_gradients_world_size_times_too_small(rank_results):

@@ -4,6 +4,7 @@ import dataclasses
 import inspect
 
 import pytest
+import torch
 
 from imbalanced_losses import LossOptions, SoftmaxFocalLoss, softmax_focal_loss
 
@@ -26,8 +27,21 @@ def test_the_openmmlab_adapter_takes_every_option_with_the_cores_defaults():
     assert set(changed) == {field.name for field in dataclasses.fields(LossOptions)}
     assert OpenMMLabSoftmaxFocalLoss(**changed).options == LossOptions(**changed)
     assert OpenMMLabSoftmaxFocalLoss(compile=True).options.backend == "compile"
-    with pytest.raises(TypeError, match=r"unexpected arguments \['gama'\]; it takes alpha, loss_weight"):
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['gama'\]\. It takes alpha, loss_weight"):
         OpenMMLabSoftmaxFocalLoss(gama=2.0)
+    with pytest.raises(TypeError, match=r"\['class_weight'\]; per-class factors are alpha=\[\.\.\.\] here "
+                                        r"\(class_weight is another loss's name.*add _delete_=True to your loss dict"):
+        OpenMMLabSoftmaxFocalLoss(class_weight=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["weight", "class_weight"])
+def test_the_cross_entropy_habit_for_class_weights_names_alpha(name):
+    with pytest.raises(TypeError, match=rf"SoftmaxFocalLoss\(\) got unexpected keyword arguments \['{name}'\]; "
+                                        r"per-class factors are alpha=\[\.\.\.\] here.*"
+                                        r"forward\(inputs, targets, weight"):
+        SoftmaxFocalLoss(**{name: torch.ones(3)})
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['gama'\]$"):
+        SoftmaxFocalLoss(gama=2.0)
 
 
 def test_the_module_shows_and_checks_every_option():

@@ -112,10 +112,11 @@ def test_adapter_fractional_weights_scale_each_position():
 
 def test_adapter_avg_factor_and_reduction_override():
     scores, labels, weights = random_scores(3)
-    adapter = OpenMMLabSoftmaxFocalLoss(gamma=2.0, reduction="mean_positive", loss_weight=0.5)
+    # an mmdet head's call (avg_factor): the background is the last column, as stock heads put it
+    adapter = OpenMMLabSoftmaxFocalLoss(gamma=2.0, reduction="mean_positive", loss_weight=0.5, background_class=4)
     ignored = labels.masked_fill(weights == 0, -100)
     core_sum = softmax_focal_loss(scores, ignored, gamma=2.0, reduction="sum")
-    core_positive = softmax_focal_loss(scores, ignored, gamma=2.0, reduction="mean_positive")
+    core_positive = softmax_focal_loss(scores, ignored, gamma=2.0, reduction="mean_positive", background_class=4)
     # mean_positive ignores avg_factor: the positive count comes from the labels.
     torch.testing.assert_close(adapter(scores, labels, weights, avg_factor=7.0), 0.5 * core_positive)
     # mean with avg_factor: mmdet's sum / (avg_factor + eps).
@@ -278,3 +279,35 @@ def test_config_backend_option_gives_the_eager_values(backend_option):
         values.append((value.detach(), x.grad))
     assert_close_reordered(values[1][0], values[0][0])  # another backend: another summation order
     assert_close_reordered(values[1][1], values[0][1])
+
+
+@pytest.mark.parametrize("options", [dict(reduction="mean_positive"),
+                                     dict(reduction="mean", alpha=[0.75] + [0.25] * 8)])
+def test_a_stock_head_with_the_background_first_fails_loudly_naming_the_fixes(options):
+    """The README's background_class=0 pasted into a stock RetinaHead (background LAST): class 0
+    would train as the background. The first forward says so and names both fixes."""
+    loss_cls = dict(type="SoftmaxFocalLoss", use_sigmoid=False, gamma=2.0, background_class=0, **options)
+    model = build_model(STOCK_CONFIG, loss_cls=loss_cls)
+    with pytest.raises(ValueError, match=r"background_class=0\) is called by an mmdet head whose labels put the "
+                                         r"background LAST \(label 8 of 9 columns.*type='SoftmaxRetinaHead'.*"
+                                         r"background_class=8 \(num_classes\)"):
+        train_step(model, num_classes=8)
+
+
+def test_our_head_declares_its_labels_and_checks_alphas_length_when_built():
+    model = build_model(SHAPES_CONFIG)
+    assert model.bbox_head.loss_cls.labels_background_first is True
+    train_step(model, num_classes=8)  # background_class=0 with a background-first head: no error
+    loss_cls = dict(type="SoftmaxFocalLoss", gamma=2.0, reduction="mean_positive", background_class=0,
+                    alpha=[0.75] + [0.25] * 80)  # README's COCO alpha on an 8-class head
+    with pytest.raises(ValueError, match=r"alpha with 81 entries; this head has num_classes=8 plus the background = "
+                                         r"9 columns"):
+        build_model(SHAPES_CONFIG, loss_cls=loss_cls)
+
+
+def test_a_stock_head_names_num_classes_when_alpha_has_another_length():
+    loss_cls = dict(type="SoftmaxFocalLoss", use_sigmoid=False, reduction="mean", background_class=8,
+                    alpha=[0.25] * 80 + [0.75])  # COCO's alpha on an 8-class stock head
+    model = build_model(STOCK_CONFIG, loss_cls=loss_cls)
+    with pytest.raises(ValueError, match=r"alpha with 81 entries; this head has num_classes=8 plus the background"):
+        train_step(model, num_classes=8)

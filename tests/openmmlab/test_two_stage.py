@@ -300,3 +300,24 @@ def test_guide_two_stage_fragment_configures_a_stock_faster_rcnn(tmp_path):
     assert loss.reduction == "mean_positive" and loss.gather_distributed is True
     assert set(head_cfg.loss_cls) == {"type", "gamma", "reduction", "background_class", "gather_distributed",
                                       "loss_weight"}  # _delete_ dropped mmdet's CrossEntropyLoss keys
+
+
+@pytest.mark.parametrize("background_class,fails", [(K, False), (0, True)])
+def test_a_stock_roi_head_takes_the_background_last_and_refuses_it_first(background_class, fails):
+    """Shared2FCBBoxHead's labels put the background last (label K): background_class=K trains,
+    background_class=0 fails at the first loss, naming the fix."""
+    cfg = Config.fromfile(OURS_TWIN)
+    cfg.model.roi_head.bbox_head.loss_cls.update(background_class=background_class, reduction="mean_positive")
+    head = build(cfg).roi_head.bbox_head
+    n = 6
+    cls_score = torch.randn(n, K + 1, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([3, K, K, 0, K, 7])
+    rois = torch.cat([torch.zeros(n, 1), torch.tensor([[0.0, 0.0, 10.0, 10.0]]).repeat(n, 1)], 1)
+    args = (cls_score, torch.randn(n, 4 * K), rois, labels, torch.ones(n), torch.zeros(n, 4),
+            (labels < K).float()[:, None].repeat(1, 4))
+    if fails:
+        with pytest.raises(ValueError, match=rf"background LAST \(label {K} of {K + 1} columns.*"
+                                             rf"background_class={K} \(num_classes\)"):
+            head.loss(*args)
+    else:
+        assert torch.isfinite(head.loss(*args)["loss_cls"])
