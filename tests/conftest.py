@@ -1,5 +1,6 @@
 """Fixtures every area shares. The helper modules beside this file (cases, reference, tolerances,
-paths, tool_runner, ddp_worker) are importable by name: setup.cfg's ``pythonpath = tests``."""
+paths, tool_runner, ddp_worker) are imported as ``tests.<name>``: setup.cfg's ``pythonpath = .``
+puts the repository root on the path (tests/ is a package)."""
 import datetime
 import os
 

@@ -26,7 +26,7 @@ class OpenMMLabSoftmaxFocalLoss(SoftmaxFocalLoss):
     with ``loss_``). ``alpha`` may also be
     ``dict(type='class_balanced', ann_file=..., beta=..., mean=..., background_weight=...,
     classes=...)``: class-balanced factors computed from the training annotation file at build
-    time, with the background weight at ``background_class`` (see ``annotations.alpha_from_spec``).
+    time, with the background weight at ``background_class`` (see ``alpha_specs.alpha_from_spec``).
 
     ``forward(cls_score, label, weight=None, avg_factor=None, reduction_override=None,
     ignore_index=None)``:
