@@ -1,4 +1,6 @@
-"""Class-balanced per-class factors from training counts (a statistic of the data, not loss math).
+"""Class-balanced per-class factors from training counts (a statistic of the data, not loss math):
+the effective number of samples (``class_balanced_alpha``) and median-frequency balancing
+(``median_frequency_alpha``).
 
 Cui et al., "Class-Balanced Loss Based on Effective Number of Samples" (CVPR 2019): a class with
 n training samples has the effective number E_n = (1 - beta^n) / (1 - beta) and the weight
@@ -65,3 +67,53 @@ def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, ba
     if background_class is not None:
         weights.insert(background_class, float(mean if background_weight is None else background_weight))
     return torch.tensor(weights, dtype=torch.float32)
+
+
+def median_frequency_alpha(pixel_counts, image_pixel_counts):
+    """Median-frequency balancing (Eigen & Fergus, ICCV 2015; SegNet's class weights) for semantic
+    segmentation: with freq_c = (pixels of class c) / (pixels of the training images that hold c),
+
+        alpha_c = median over classes of freq / freq_c
+
+    so the class of median frequency weighs 1, rarer ones more. Every class (the background too)
+    needs a pixel. ``class_counts_from_label_maps(dir, C, count='pixels')`` and ``count='image_pixels'``
+    give the two counts from label maps.
+
+    Args:
+        pixel_counts (Sequence[int]): per class, its training pixels; integers >= 1.
+        image_pixel_counts (Sequence[int]): per class, all the pixels of the training images holding
+            it (>= its own pixels).
+
+    Returns:
+        Tensor: float32, of shape (C,).
+
+    Example: pixels (600, 30, 10) in images of (1000, 300, 200) pixels: freq (0.6, 0.1, 0.05),
+    median 0.1, alpha (0.16667, 1.0, 2.0).
+    """
+    counts = []
+    for name, values in (("pixel_counts", pixel_counts), ("image_pixel_counts", image_pixel_counts)):
+        if isinstance(values, torch.Tensor):
+            values = values.tolist()
+        if not isinstance(values, (list, tuple)) or not values:
+            raise TypeError(f"{name} must be a non-empty sequence of per-class pixel counts, got {values!r}")
+        for k, n in enumerate(values):
+            if not is_real(n) or n != int(n):
+                raise TypeError(f"{name} must be integers, got {n!r} for class {k}")
+        counts.append([int(n) for n in values])
+    pixels, image_pixels = counts
+    if len(pixels) != len(image_pixels):
+        raise ValueError(f"pixel_counts and image_pixel_counts must have one entry per class, got {len(pixels)} "
+                         f"and {len(image_pixels)}")
+    for k, (n, total) in enumerate(zip(pixels, image_pixels)):
+        if n < 1:
+            raise ValueError(f"pixel_counts must be >= 1 (a class without training pixels has no frequency), got "
+                             f"{n} for class {k}")
+        if total < n:
+            raise ValueError(f"image_pixel_counts must be >= pixel_counts (the images holding a class hold its "
+                             f"pixels), got {total} < {n} for class {k}")
+    frequencies = torch.tensor([n / total for n, total in zip(pixels, image_pixels)], dtype=torch.float64)
+    # the median of an even count: the mean of the two middle values (numpy's and SegNet's)
+    ordered = frequencies.sort().values
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return (median / frequencies).to(torch.float32)

@@ -10,12 +10,14 @@ import os
 
 import numpy as np
 
-COUNTS = ("images", "pixels")
+COUNTS = ("images", "pixels", "image_pixels")
 
 
 def class_counts_from_label_maps(seg_map_dir, num_classes, count="images", ignore_index=255, suffix=".png"):
     """Per class (0..num_classes-1): label maps under ``seg_map_dir`` (subfolders included, e.g.
-    Cityscapes' cities, with ``suffix='_gtFine_labelTrainIds.png'``) holding it, or its pixels."""
+    Cityscapes' cities, with ``suffix='_gtFine_labelTrainIds.png'``) holding it ('images'), its
+    pixels ('pixels'), or all the pixels of the maps holding it, ignored ones included
+    ('image_pixels': the denominator of median-frequency balancing)."""
     from PIL import Image, UnidentifiedImageError
     if count not in COUNTS:
         raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
@@ -35,11 +37,12 @@ def class_counts_from_label_maps(seg_map_dir, num_classes, count="images", ignor
             raise ValueError(f"cannot read label map {path}: {error}") from None
         if labels.ndim != 2:
             raise ValueError(f"label map {path} must have one channel, got shape {labels.shape}")
+        map_pixels = labels.size
         labels = labels[labels != ignore_index].astype(np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels[(labels < 0) | (labels >= num_classes)][0]
             raise ValueError(f"label map {path} holds label {bad}: labels must be in [0, {num_classes}) or "
                              f"{ignore_index} (ignore)")
         per_class = np.bincount(labels, minlength=num_classes)
-        totals += per_class if count == "pixels" else (per_class > 0)
+        totals += dict(pixels=per_class, images=per_class > 0, image_pixels=(per_class > 0) * map_pixels)[count]
     return totals.tolist()

@@ -213,6 +213,26 @@ def test_class_balanced_alpha_from_label_maps(seg_data):
     assert loss.alpha[-1] > 10 * loss.alpha[0]  # the rarest shape far above the background
 
 
+def test_median_frequency_alpha_from_label_maps(seg_data):
+    """freq_c = pixels of c / all pixels of the train maps holding c, from the maps themselves (numpy
+    here), against what the config's spec resolves to."""
+    folder = seg_data / "ann_dir" / "train"
+    pixels, image_pixels = np.zeros(13), np.zeros(13)
+    for path in sorted(folder.iterdir()):
+        labels = np.asarray(Image.open(path))
+        per_class = np.bincount(labels[labels != 255], minlength=13)
+        pixels += per_class
+        image_pixels += (per_class > 0) * labels.size
+    frequency = pixels / image_pixels
+    expected = torch.tensor(np.median(frequency) / frequency, dtype=torch.float32)
+    loss = MODELS.build(dict(type="SoftmaxFocalLoss", gamma=0.0, loss_name="loss_ce", ignore_index=255, alpha=dict(
+        type="median_frequency", seg_map_dir=str(folder), num_classes=13)))
+    torch.testing.assert_close(loss.alpha, expected, rtol=1e-6, atol=0)
+    assert loss.alpha[0] < 1 < loss.alpha[-1]  # the background below the median class, the rarest above
+    with pytest.raises(ValueError, match="median-frequency alpha must be dict"):
+        MODELS.build(dict(type="SoftmaxFocalLoss", alpha=dict(type="median_frequency", seg_map_dir=str(folder))))
+
+
 @pytest.mark.xfail(raises=IndexError, strict=True,
                    reason="mmseg 1.2.2's CrossEntropyLoss(class_weight=...) indexes the weights with every label, "
                           "255 included, to compute its average factor (why the study's class-weighted CE is ours "

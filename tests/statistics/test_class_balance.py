@@ -61,3 +61,25 @@ def test_bad_arguments_name_themselves(kwargs, error, match):
 def test_tensor_counts():
     torch.testing.assert_close(class_balanced_alpha(torch.tensor([1000, 10, 1]), beta=0.99),
                                class_balanced_alpha([1000, 10, 1], beta=0.99))
+
+
+def test_median_frequency_against_hand_computed_weights():
+    # freq = (600/1000, 30/300, 10/200) = (0.6, 0.1, 0.05); median 0.1; alpha = 0.1 / freq
+    from imbalanced_losses import median_frequency_alpha
+    weights = median_frequency_alpha([600, 30, 10], [1000, 300, 200])
+    assert weights.dtype == torch.float32
+    torch.testing.assert_close(weights, torch.tensor([1 / 6, 1.0, 2.0]), rtol=1e-6, atol=0)
+    # four classes: the median is the mean of the two middle frequencies, (0.1 + 0.2) / 2
+    torch.testing.assert_close(median_frequency_alpha([600, 30, 10, 40], [1000, 300, 200, 200]),
+                               torch.tensor([0.25, 1.5, 3.0, 0.75]), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("pixels,image_pixels,message", [
+    ([5, 0], [10, 10], "pixel_counts must be >= 1 .*got 0 for class 1"),
+    ([5, 20], [10, 10], "image_pixel_counts must be >= pixel_counts .*got 10 < 20 for class 1"),
+    ([5, 2], [10], "one entry per class, got 2 and 1"),
+])
+def test_median_frequency_bad_counts_name_themselves(pixels, image_pixels, message):
+    from imbalanced_losses import median_frequency_alpha
+    with pytest.raises(ValueError, match=message):
+        median_frequency_alpha(pixels, image_pixels)
