@@ -24,6 +24,7 @@ so did 2048 elements on 4 warps). One stage: the class loop has no ``tl.dot`` to
 a single-block row has no loop. ``tools/dev/tune_tiles.py`` (GPU only) times candidates per row
 and writes a proposed table for a person to review and commit here; nothing tunes at run time.
 """
+import functools
 from typing import NamedTuple, Optional
 
 CLASS_CONTIGUOUS, POSITION_CONTIGUOUS = "class_contiguous", "position_contiguous"
@@ -76,6 +77,7 @@ def _matches(row: TileRow, layout, num_classes, dtype, wide):
             and row.dtype in (None, dtype) and row.wide in (None, wide))
 
 
+@functools.lru_cache(maxsize=None)  # twice per step (forward, backward): keep the Python per launch small
 def tile_for(num_classes: int, position_contiguous: bool, dtype, wide: bool, table=TABLE) -> Tile:
     """The tile of a launch: the first row of ``table`` that matches."""
     layout = POSITION_CONTIGUOUS if position_contiguous else CLASS_CONTIGUOUS
