@@ -33,9 +33,9 @@ from triton.language.extra import libdevice
 
 from ..checks import device as device_checks
 from ..options import LossOptions
+from ..versions import version_prefix
 from .interface import ForwardResult
 from .triton_tiles import tile_for
-from .verification import version_prefix
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)

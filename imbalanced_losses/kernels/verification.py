@@ -16,8 +16,9 @@ Everywhere else ``auto`` runs the eager backend (the same formulas); ``backend='
 import functools
 import json
 import os
-import re
 from typing import NamedTuple, Optional, Tuple
+
+from ..versions import version_prefix  # (tools and tests also import it from here)
 
 RECORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verified_gpus.json")
 MIN_CAPABILITY = (8, 0)  # the kernels' tiles and the ahead-of-time check target sm_80 and newer
@@ -31,17 +32,6 @@ class GpuIdentity(NamedTuple):
     vendor: str
     capability: Tuple[int, int]
     name: str
-
-
-def version_prefix(version: str, parts: int = 2) -> Tuple[int, ...]:
-    """'3.6.0+git1a2b' -> (3, 6): the leading numeric parts of a version string."""
-    numbers = []
-    for part in version.split("+")[0].split(".")[:parts]:
-        digits = re.match(r"\d+", part)
-        if not digits:
-            break
-        numbers.append(int(digits.group()))
-    return tuple(numbers)
 
 
 def capability_text(capability: Tuple[int, int]) -> str:

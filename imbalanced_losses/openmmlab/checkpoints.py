@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 import torch
 
-from ..kernels.verification import version_prefix
+from ..versions import version_prefix
 
 HISTORY_BUFFER_STATISTICS = ("min", "max", "mean", "current")  # what mmengine registers itself
 

@@ -8,6 +8,7 @@ and the class logits (the box predictor's output) of the call and replaces
 keypoints and inference are torchvision's, unchanged. (The stock cross-entropy is still computed
 by the parent and thrown away: one cross-entropy over the sampled RoIs.)
 """
+import inspect
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -65,10 +66,8 @@ class SoftmaxFocalRoIHeads(RoIHeads):
         return result, losses
 
 
-_ROI_HEADS_ARGUMENTS = {
-    "box_roi_pool", "box_head", "box_predictor", "fg_iou_thresh", "bg_iou_thresh", "batch_size_per_image",
-    "positive_fraction", "bbox_reg_weights", "score_thresh", "nms_thresh", "detections_per_img", "mask_roi_pool",
-    "mask_head", "mask_predictor", "keypoint_roi_pool", "keypoint_head", "keypoint_predictor"}
+# RoIHeads' own keyword arguments, read from torchvision's signature (not a copy that could go stale)
+_ROI_HEADS_ARGUMENTS = frozenset(inspect.signature(RoIHeads.__init__).parameters) - {"self"}
 
 
 def softmax_focal_roi_heads(model, loss: Optional[SoftmaxFocalLoss] = None, **loss_options):
