@@ -18,6 +18,18 @@ import torch
 from ..checks.scalars import check_int, check_number, finite_non_negative, is_real
 
 
+def _integer_counts(name, values, what):
+    """``values`` (a sequence or a tensor of per-class counts) as a list of ints; TypeError naming ``name``."""
+    if isinstance(values, torch.Tensor):
+        values = values.tolist()
+    if not isinstance(values, (list, tuple)) or not values:
+        raise TypeError(f"{name} must be a non-empty sequence of per-class {what} counts, got {values!r}")
+    for k, n in enumerate(values):
+        if not is_real(n) or n != int(n):
+            raise TypeError(f"{name} must be integers, got {n!r} for class {k}")
+    return [int(n) for n in values]
+
+
 def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, background_weight=None):
     """Per-class ``alpha`` for ``SoftmaxFocalLoss`` from per-class training counts.
 
@@ -40,13 +52,8 @@ def class_balanced_alpha(counts, beta=0.999, mean=1.0, background_class=None, ba
     Example: counts (1000, 10, 1), beta 0.99, mean 1: 1 / E_n = 0.01 / (1 - 0.99^n) =
     (0.0100004, 0.1045829, 1.0), normalised to sum 3: (0.02692, 0.28149, 2.69159).
     """
-    if isinstance(counts, torch.Tensor):
-        counts = counts.tolist()
-    if not isinstance(counts, (list, tuple)) or not counts:
-        raise TypeError(f"counts must be a non-empty sequence of per-class sample counts, got {counts!r}")
+    counts = _integer_counts("counts", counts, "sample")
     for k, n in enumerate(counts):
-        if not is_real(n) or n != int(n):
-            raise TypeError(f"counts must be integers, got {n!r} for class {k}")
         if n < 1:
             raise ValueError(f"counts must be >= 1 (a class without training samples has no effective number), "
                              f"got {n} for class {k}")
@@ -90,17 +97,8 @@ def median_frequency_alpha(pixel_counts, image_pixel_counts):
     Example: pixels (600, 30, 10) in images of (1000, 300, 200) pixels: freq (0.6, 0.1, 0.05),
     median 0.1, alpha (0.16667, 1.0, 2.0).
     """
-    counts = []
-    for name, values in (("pixel_counts", pixel_counts), ("image_pixel_counts", image_pixel_counts)):
-        if isinstance(values, torch.Tensor):
-            values = values.tolist()
-        if not isinstance(values, (list, tuple)) or not values:
-            raise TypeError(f"{name} must be a non-empty sequence of per-class pixel counts, got {values!r}")
-        for k, n in enumerate(values):
-            if not is_real(n) or n != int(n):
-                raise TypeError(f"{name} must be integers, got {n!r} for class {k}")
-        counts.append([int(n) for n in values])
-    pixels, image_pixels = counts
+    pixels = _integer_counts("pixel_counts", pixel_counts, "pixel")
+    image_pixels = _integer_counts("image_pixel_counts", image_pixel_counts, "pixel")
     if len(pixels) != len(image_pixels):
         raise ValueError(f"pixel_counts and image_pixel_counts must have one entry per class, got {len(pixels)} "
                          f"and {len(image_pixels)}")
