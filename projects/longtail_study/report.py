@@ -9,7 +9,6 @@ import glob
 import json
 import os
 import os.path as osp
-import platform
 import statistics
 
 from tasks import GROUP_BOUNDS
@@ -18,11 +17,6 @@ from variants import FAMILIES, VARIANTS
 COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
            "tab:olive", "tab:cyan")
 PLOTS = "study"  # the plots' folder beside study.md, as the page links them
-
-
-def machine():
-    return dict(processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
-                python=platform.python_version())
 
 
 def mean_std(values):

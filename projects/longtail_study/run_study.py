@@ -33,7 +33,8 @@ import tempfile
 import time
 
 # The project's own modules, found beside this script (Python puts a script's folder on sys.path).
-from report import machine, report
+from numerics import check_probe, machine, pinned_environment
+from report import report
 from tasks import QUICK_COMMON
 from variants import FAMILIES, SEEDS, TRAINABLE, VARIANTS
 
@@ -50,10 +51,10 @@ FROZEN_STREAM_OPTIONS = ["custom_hooks=[]", "train_dataloader.persistent_workers
 
 
 def run(command, cwd, log_path):
-    """Run a subprocess with its output in ``log_path``; raise with the log's tail if it fails."""
+    """Run a subprocess, under the study's pinned numerics (``numerics.PINNED_ENV``), with its output
+    in ``log_path``; raise with the log's tail if it fails."""
     with open(log_path, "w") as log:
-        result = subprocess.run(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")))
+        result = subprocess.run(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=pinned_environment())
     if result.returncode != 0:
         tail = open(log_path).read()[-3000:]
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}); see {log_path}:\n{tail}")
@@ -86,9 +87,10 @@ def read_training_log(work_dir, task):
     return curve, statistics.median(times)
 
 
-def train_and_evaluate(variant, seed, cwd, work_root, extra_options, data=None):
+def train_and_evaluate(variant, seed, cwd, work_root, extra_options, data=None, numerics_probe=""):
     """Train and evaluate one run; ``data``: the data folder the options point the config at, if
-    not the family's (its class statistics go into the record)."""
+    not the family's (its class statistics go into the record); ``numerics_probe``: what the probe
+    said on this machine (recorded)."""
     spec = FAMILIES[VARIANTS[variant].family]
     config = osp.join(ROOT, VARIANTS[variant].config)
     work_dir = osp.join(work_root, f"{variant}_seed{seed}")
@@ -111,7 +113,8 @@ def train_and_evaluate(variant, seed, cwd, work_root, extra_options, data=None):
     record.update(spec.task.results(metrics, f"{variant} seed {seed} ({test_dir})"))
     record.update(classes=spec.task.class_statistics(osp.join(cwd, data or spec.data)),
                   iteration_seconds=iteration_seconds,
-                  train_seconds=round(train_seconds, 1), loss_curve=curve, machine=machine())
+                  train_seconds=round(train_seconds, 1), loss_curve=curve, machine=machine(),
+                  numerics_probe=numerics_probe)
     return record
 
 
@@ -133,19 +136,29 @@ def time_iterations(variant, cwd, work_root, extra_options):
 
 
 def train_missing_runs(args, runs_dir, cwd):
-    for seed in args.seeds:  # seed-major: a partial study still covers every variant
-        for variant in args.variants:
-            path = osp.join(runs_dir, f"{variant}_seed{seed}.json")
-            if osp.exists(path):
-                print(f"skip {variant} seed {seed}: {osp.relpath(path)} exists", flush=True)
-                continue
-            print(f"train {variant} seed {seed} ...", flush=True)
-            record = train_and_evaluate(variant, seed, cwd, args.work_root, quick_options(variant, args))
-            with open(path + ".tmp", "w") as f:
-                json.dump(record, f, indent=1)
-            os.replace(path + ".tmp", path)  # a finished run is all or nothing
-            print(f"done {variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items())
-                  + f", {record['iteration_seconds']:.3f} s/iter", flush=True)
+    # seed-major: a partial study still covers every variant
+    missing = [(variant, seed) for seed in args.seeds for variant in args.variants
+               if not osp.exists(osp.join(runs_dir, f"{variant}_seed{seed}.json"))]
+    if not missing:
+        print("every run asked for has its record", flush=True)
+        return
+    numerics_probe = "not run (--quick)"
+    if not args.quick:
+        # Before hours of training: would this machine's runs pair with the committed ones?
+        matches, numerics_probe = check_probe()
+        print(numerics_probe, flush=True)
+        if not matches and not args.unpaired_numerics:
+            raise SystemExit(numerics_probe + "; --unpaired-numerics trains anyway (its records say so)")
+    for variant, seed in missing:
+        path = osp.join(runs_dir, f"{variant}_seed{seed}.json")
+        print(f"train {variant} seed {seed} ...", flush=True)
+        record = train_and_evaluate(variant, seed, cwd, args.work_root, quick_options(variant, args),
+                                    numerics_probe=numerics_probe)
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f, indent=1)
+        os.replace(path + ".tmp", path)  # a finished run is all or nothing
+        print(f"done {variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in record["metrics"].items())
+              + f", {record['iteration_seconds']:.3f} s/iter", flush=True)
 
 
 def measure_timing(args, cwd):
@@ -194,6 +207,9 @@ def main():
                         help="the records (runs/), timing files and conclusions (default: %(default)s)")
     parser.add_argument("--docs", default=DOCS, help="where study.md and the plots (study/) go (default: %(default)s)")
     parser.add_argument("--work-root", default=osp.join(ROOT, "work_dirs", "study"))
+    parser.add_argument("--unpaired-numerics", action="store_true",
+                        help="train even where the numerics probe differs from the committed one (the records "
+                             "say so; their seeds do not pair with the committed runs')")
     args = parser.parse_args()
 
     cwd, scale = ROOT, 1.0

@@ -70,6 +70,20 @@ VARIANTS = {
                          "segmentation"),
     "seg-focal-cb": Variant(_SEGMENTATION + "unet-s4-d8_fcn_softmax-focal-cb_shapes-seg.py",
                             "ours + class-balanced alpha", "segmentation"),
+    # The field's own imbalance losses (mmseg's classes) and the classic weighting, alone with CE and
+    # compounded with ours + CB; loss weights 1.0 (decode head) and 0.4 (auxiliary head) per term.
+    "seg-ce-dice": Variant(_SEGMENTATION + "unet-s4-d8_fcn_ce-dice_shapes-seg.py",
+                           "CE + Dice (mmseg's TverskyLoss 0.5/0.5)", "segmentation"),
+    "seg-ce-lovasz": Variant(_SEGMENTATION + "unet-s4-d8_fcn_ce-lovasz_shapes-seg.py",
+                             "CE + Lovász-softmax (mmseg's LovaszLoss)", "segmentation"),
+    "seg-ce-tversky": Variant(_SEGMENTATION + "unet-s4-d8_fcn_ce-tversky_shapes-seg.py",
+                              "CE + Tversky (mmseg's TverskyLoss 0.3/0.7)", "segmentation"),
+    "seg-ce-mfw": Variant(_SEGMENTATION + "unet-s4-d8_fcn_ce-median-frequency_shapes-seg.py",
+                          "median-frequency weighted CE (ours, gamma 0 + median-frequency alpha)", "segmentation"),
+    "seg-focal-cb-dice": Variant(_SEGMENTATION + "unet-s4-d8_fcn_softmax-focal-cb-dice_shapes-seg.py",
+                                 "ours + class-balanced alpha + Dice", "segmentation"),
+    "seg-focal-cb-lovasz": Variant(_SEGMENTATION + "unet-s4-d8_fcn_softmax-focal-cb-lovasz_shapes-seg.py",
+                                   "ours + class-balanced alpha + Lovász", "segmentation"),
     "seg2-ce": Variant(_PROJECT + "unet-s4-d8_fcn_ce_shapes-seg-counts.py", "CrossEntropyLoss (mmseg's default)",
                        "segmentation-counts"),
 }

@@ -1,0 +1,14 @@
+# Ours + class-balanced alpha (the ours + CB twin's loss, the same alpha), compounded with
+# a soft Dice (mmseg's TverskyLoss, alpha = beta = 0.5:
+# the per-class Dice over the valid pixels; see the CE + Dice twin for why not mmseg's DiceLoss).
+_base_ = '../_base_/unet-s4-d8_fcn_shapes-seg.py'
+
+alpha = dict(type='class_balanced', seg_map_dir='data/shapes_seg/ann_dir/train', num_classes=13, ignore_index=255,
+             beta=0.99, count='images')
+focal = dict(type='SoftmaxFocalLoss', gamma=2.0, reduction='mean', ignore_index=255, loss_name='loss_focal',
+             alpha=alpha)
+dice = dict(type='TverskyLoss', alpha=0.5, beta=0.5, ignore_index=255)
+model = dict(
+    decode_head=dict(loss_decode=[dict(focal, loss_weight=1.0), dict(dice, loss_weight=1.0, loss_name='loss_dice')]),
+    auxiliary_head=dict(loss_decode=[dict(focal, loss_weight=0.4), dict(dice, loss_weight=0.4,
+                                                                          loss_name='loss_dice')]))
