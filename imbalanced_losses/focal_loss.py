@@ -18,41 +18,16 @@ import torch
 from torch import Tensor, nn
 
 from . import distributed, loss_op
-from .checks import host as checks
+from .checks.scalars import check_int  # noqa: F401 - importable from here as before 0.3
+from .class_factors import NO_FACTORS, ClassFactors
 from .kernels.interface import Counts
-from .options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
+from .options import OPTION_NAMES, REDUCTIONS, LossOptions
 
-__all__ = ["LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "check_int", "focal_loss_with_options",
+__all__ = ["ClassFactors", "LossOptions", "REDUCTIONS", "SoftmaxFocalLoss", "focal_loss_with_options",
            "softmax_focal_loss"]
 
 
-def _as_alpha(alpha, check_values=True):
-    """Validate per-class factors and return them as a float tensor of shape (C,). A list's values
-    are always checked here; a tensor's only with ``check_values`` (a host sync for a CUDA
-    tensor), otherwise inside the loss's operator (``loss_op.py``)."""
-    if isinstance(alpha, Tensor):
-        if alpha.is_complex() or alpha.dtype == torch.bool:
-            raise TypeError(f"alpha must be a real tensor, got dtype {alpha.dtype}")
-        tensor = alpha.detach()
-        if not tensor.is_floating_point():
-            tensor = tensor.float()
-    elif isinstance(alpha, (list, tuple)):
-        try:
-            tensor = torch.tensor(alpha, dtype=torch.float32)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"alpha must be a list of real numbers, got {alpha!r}") from error
-    else:
-        raise TypeError(f"alpha must be None, a 1-D tensor or a list of floats, got {type(alpha).__name__}")
-    if tensor.dim() != 1:
-        raise ValueError(f"alpha must be 1-D of shape (C,), got shape {tuple(tensor.shape)}")
-    if isinstance(alpha, (list, tuple)):  # host numbers: checked here, reading no tensor (nothing to trace)
-        checks.check_alpha_numbers(alpha)
-    elif check_values:
-        checks.check_alpha_values(tensor)
-    return tensor
-
-
-def _check_inputs(inputs, targets, alpha, options):
+def _check_inputs(inputs, targets, factors, options):
     """Types and shapes: no host sync."""
     if not isinstance(inputs, Tensor) or not isinstance(targets, Tensor):
         raise TypeError(f"inputs and targets must be tensors, got {type(inputs).__name__} and "
@@ -72,9 +47,7 @@ def _check_inputs(inputs, targets, alpha, options):
         raise ValueError(f"inputs must have at least one class on dim 1, got shape {tuple(inputs.shape)}")
     if targets.device != inputs.device:
         raise ValueError(f"targets are on {targets.device} but inputs on {inputs.device}")
-    if alpha is not None and alpha.shape != (num_classes,):
-        raise ValueError(f"alpha must have shape ({num_classes},) to match inputs' C = {num_classes}, "
-                         f"got {tuple(alpha.shape)}")
+    factors.check_classes(num_classes)
     if options.reduction == "mean_positive" and not 0 <= options.background_class < num_classes:
         raise ValueError(f"background_class must be in [0, {num_classes}) with reduction='mean_positive', "
                          f"got {options.background_class}")
@@ -86,9 +59,9 @@ def _check_weight(weight, targets, targets_name="targets"):
         raise ValueError(f"weight must be a tensor shaped like {targets_name} {tuple(targets.shape)}, got {found}")
 
 
-def _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name):
+def _validated_targets(inputs, targets, factors, weight, options, weight_zero_ignores, targets_name):
     """Types and shapes (no host sync); the targets with zero-weight positions ignored where asked."""
-    _check_inputs(inputs, targets, alpha, options)
+    _check_inputs(inputs, targets, factors, options)
     _check_weight(weight, targets, targets_name)
     if weight_zero_ignores and weight is not None:
         targets = targets.masked_fill(weight == 0, options.ignore_index)
@@ -115,19 +88,19 @@ def _reduce(loss, counts, options, all_reduce=None):
     return result
 
 
-def focal_loss_with_options(inputs, targets, *, options, alpha=None, weight=None, alpha_checked=True,
-                            weight_zero_ignores=False, targets_name="targets", all_reduce=None):
+def focal_loss_with_options(inputs, targets, *, options, factors=NO_FACTORS, weight=None, weight_zero_ignores=False,
+                            targets_name="targets", all_reduce=None):
     """The loss for adapters (the OpenMMLab one): validate, apply, reduce.
 
-    ``options`` a ``LossOptions``; ``alpha`` a tensor (values checked unless ``alpha_checked`` is
-    False) or None; ``weight_zero_ignores``:
+    ``options`` a ``LossOptions``; ``factors`` a ``ClassFactors`` (alpha; its values checked inside
+    unless ``factors.checked``); ``weight_zero_ignores``:
     positions with weight 0 count as ignored (OpenMMLab's convention), not only as zero loss;
     ``targets_name`` names the targets in error messages; ``all_reduce`` sums the global statistics
     over ranks in place (None: ``torch.distributed.all_reduce``; the OpenMMLab adapter's is
     mmengine's)."""
-    targets = _validated_targets(inputs, targets, alpha, weight, options, weight_zero_ignores, targets_name)
+    targets = _validated_targets(inputs, targets, factors, weight, options, weight_zero_ignores, targets_name)
     # The backend, the value checks and the math run inside one operator (loss_op.py)
-    loss, counts = loss_op.focal_loss(inputs, targets, alpha, weight, options, check_alpha=not alpha_checked)
+    loss, counts = loss_op.loss_and_counts(inputs, targets, factors, weight, options)
     return _reduce(loss, counts, options, all_reduce)
 
 
@@ -187,12 +160,9 @@ def softmax_focal_loss(inputs: Tensor, targets: Tensor, alpha=None, gamma: float
     The defaults are ``LossOptions``'s.
     """
     options = _options_from(locals())
-    alpha_checked = alpha is None or not isinstance(alpha, Tensor)  # a list is checked by _as_alpha
-    if alpha is not None:
-        # A tensor's values are checked inside the loss's operator, as the targets are (loss_op.py).
-        alpha = _as_alpha(alpha, check_values=False)
-    return focal_loss_with_options(inputs, targets, options=options, alpha=alpha, weight=weight,
-                                   alpha_checked=alpha_checked)
+    # A tensor's values are checked inside the loss's operator, as the targets are (loss_op.py).
+    factors = ClassFactors.from_arguments(alpha)
+    return focal_loss_with_options(inputs, targets, options=options, factors=factors, weight=weight)
 
 
 # Names other losses use for what ours calls alpha (per-class factors).
@@ -259,7 +229,8 @@ class SoftmaxFocalLoss(nn.Module):
         options = _options_from(locals())
         super().__init__()
         self._loss_options = options
-        self.register_buffer("alpha", None if alpha is None else _as_alpha(alpha).clone())
+        alpha = ClassFactors.from_arguments(alpha, check_now=True).alpha  # checked once, here
+        self.register_buffer("alpha", None if alpha is None else alpha.clone())
 
     @property
     def options(self) -> LossOptions:
@@ -279,7 +250,8 @@ class SoftmaxFocalLoss(nn.Module):
             Tensor: the reduced loss (0-d, float32 at least) or, for 'none', per-position losses.
         """
         # Options and alpha were checked once, at construction.
-        return focal_loss_with_options(inputs, targets, options=self._loss_options, alpha=self.alpha, weight=weight)
+        return focal_loss_with_options(inputs, targets, options=self._loss_options, factors=ClassFactors(self.alpha),
+                                       weight=weight)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={value!r}" for name, value in zip(OPTION_NAMES, self._loss_options.values()))

@@ -13,70 +13,48 @@ calls (``run_forward``, then ``FocalGradient``, an ``autograd.Function`` that at
 backend's backward): the custom op's dispatch costs more per call than the compiler's view is
 worth there.
 """
-import collections
 import dataclasses
 from typing import Optional
 
 import torch
+from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .checks import device as device_checks
 from .checks import host as checks
 from .checks.host import CheckPolicy
+from .class_factors import ClassFactors
 from .kernels import select
+from .kernels.interface import SAVED_PLANES
 from .options import LossOptions
 
 CUSTOM_OPS = hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_autograd")
 
 
-def run_forward(logits, targets, alpha, weight, options: LossOptions, check_alpha, with_grad):
-    """The value checks (immediate or deferred, ``CheckPolicy``; alpha's only with ``check_alpha``),
-    then the backend's forward: (backend, ForwardResult)."""
+def run_forward(logits, targets, factors: ClassFactors, weight, options: LossOptions, with_grad):
+    """The value checks (immediate or deferred, ``CheckPolicy``; the per-class factors' unless
+    ``factors.checked``), then the backend's forward: (backend, ForwardResult)."""
     backend = select(options.backend, logits)
     num_classes, ignore_index = logits.shape[1], options.ignore_index
     deferred = CheckPolicy.for_call(logits.device, options.sync_checks) is CheckPolicy.DEFERRED
-    if alpha is not None:
-        alpha = alpha_on_device(alpha, logits.device)  # first: a deferred check flags it on the logits' device
+    # First: a deferred check flags the values on the logits' device
+    factors = factors.on_device(logits.device, loss_dtype(logits.dtype))
+    alpha = factors.alpha if not factors.checked else None  # what is left to check
     if deferred:  # no host sync: a bad value is computed as ignored, raised later
         device_checks.raise_pending(logits.device)  # from an earlier call
         if not backend.checks_targets:  # the Triton kernels flag them as they read
             device_checks.record_targets(targets, num_classes, ignore_index)
-            if alpha is not None and check_alpha:
-                alpha = device_checks.checked_alpha(alpha)
+            if alpha is not None:
+                factors = factors._replace(alpha=device_checks.checked_alpha(alpha))
     else:
         checks.check_target_values(targets, num_classes, ignore_index)
-        if alpha is not None and check_alpha:
+        if alpha is not None:
             checks.check_alpha_values(alpha)
-    result = backend.compute_forward(logits, targets, alpha, weight, options, options.reduction != "none",
+    result = backend.compute_forward(logits, targets, factors, weight, options, options.reduction != "none",
                                      with_grad)
     if deferred:
         device_checks.after_call(logits.device, num_classes, ignore_index)
     return backend, result
-
-
-_ALPHA_COPIES = collections.OrderedDict()  # (device, dtype, values) -> alpha's copy on that device
-_ALPHA_COPIES_KEPT = 16
-
-
-def alpha_on_device(alpha, device):
-    """``alpha`` on the logits' device. A CPU alpha (a list, or a tensor the caller did not move) is
-    copied once per device and values, then reused: a copy from pageable host memory stalls the
-    host at every call, and a CUDA graph capture forbids it (call once before capturing)."""
-    if alpha.device == device or alpha.device.type != "cpu":
-        return alpha.to(device)
-    key = (str(device), alpha.dtype, tuple(alpha.tolist()))  # host values: reading them costs no device sync
-    copy = _ALPHA_COPIES.get(key)
-    if copy is None:
-        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
-            raise RuntimeError(f"alpha is on the CPU and was not used on {device} before this CUDA graph capture: "
-                               "its copy to the device cannot be captured; move alpha to the device, or run the "
-                               "step once before capturing")
-        copy = _ALPHA_COPIES[key] = alpha.to(device)
-        if len(_ALPHA_COPIES) > _ALPHA_COPIES_KEPT:
-            _ALPHA_COPIES.popitem(last=False)
-    else:
-        _ALPHA_COPIES.move_to_end(key)
-    return copy
 
 
 def loss_dtype(logits_dtype):
@@ -103,57 +81,70 @@ class FocalGradient(torch.autograd.Function):
         return (grad, None, None, None, None) + (None,) * len(saved)
 
 
-# The custom ops' schemas: the tensors and per-call flags written here, the options generated from
-# ``LossOptions``' fields (a new option needs no edit here unless its type is new to this table).
-_SCHEMA_TYPES = {float: "float", int: "int", str: "str", bool: "bool", Optional[bool]: "bool?"}
+# The custom ops' schemas, generated: the tensors and the per-call flag written here, the per-class
+# factors from ``ClassFactors``' fields, the options from ``LossOptions``' (a new field needs no
+# edit here unless its type is new to this table).
+_SCHEMA_TYPES = {Tensor: "Tensor", Optional[Tensor]: "Tensor?", float: "float", int: "int", str: "str", bool: "bool",
+                 Optional[bool]: "bool?"}
+_FACTOR_FIELDS = tuple(ClassFactors.__annotations__.items())
+_FORWARD_PARAMETERS = ((("logits", Tensor), ("targets", Tensor)) + _FACTOR_FIELDS
+                       + (("weight", Optional[Tensor]), ("with_grad", bool)))
+_OPTION_FIELDS = tuple((field.name, field.type) for field in dataclasses.fields(LossOptions))
+_OPTIONS_START = len(_FORWARD_PARAMETERS)  # the forward's arguments before the options' values
 
 
-def _options_schema():
+def _schema(parameters, owner):
     arguments = []
-    for field in dataclasses.fields(LossOptions):
-        if field.type not in _SCHEMA_TYPES:
-            raise TypeError(f"LossOptions.{field.name} is a {field.type}, which the custom ops' schema cannot carry: "
-                            f"add its schema type to loss_op.py's _SCHEMA_TYPES")
-        arguments.append(f"{_SCHEMA_TYPES[field.type]} {field.name}")
+    for name, kind in parameters:
+        if kind not in _SCHEMA_TYPES:
+            raise TypeError(f"{owner}.{name} is a {kind}, which the custom ops' schema cannot carry: add its schema "
+                            "type to loss_op.py's _SCHEMA_TYPES")
+        arguments.append(f"{_SCHEMA_TYPES[kind]} {name}")
     return ", ".join(arguments)
 
 
-_OPTIONS_SCHEMA = _options_schema()
-FORWARD_SCHEMA = ("(Tensor logits, Tensor targets, Tensor? alpha, Tensor? weight, bool check_alpha, bool with_grad, "
-                  f"{_OPTIONS_SCHEMA}) -> (Tensor, Tensor, Tensor)")
+_OPTIONS_SCHEMA = _schema(_OPTION_FIELDS, "LossOptions")
+FORWARD_SCHEMA = f"({_schema(_FORWARD_PARAMETERS, 'ClassFactors')}, {_OPTIONS_SCHEMA}) -> (Tensor, Tensor, Tensor)"
 BACKWARD_SCHEMA = f"(Tensor logits, Tensor targets, Tensor saved, Tensor grad_loss, {_OPTIONS_SCHEMA}) -> Tensor"
-_OPTIONS_START = 6  # logits, targets, alpha, weight, check_alpha, with_grad come before the options
 
 
-def forward_op_arguments(logits, targets, alpha, weight, options: LossOptions, check_alpha, with_grad):
-    """The forward custom op's arguments in its schema's order: the tensors, the per-call flags, the
-    options' values."""
-    return (logits, targets, alpha, weight, check_alpha, with_grad) + options.values()
+def forward_op_arguments(logits, targets, factors: ClassFactors, weight, options: LossOptions, with_grad):
+    """The forward custom op's arguments in its schema's order: the tensors, the per-class factors'
+    fields, the weight and the per-call flag, the options' values."""
+    return (logits, targets, *factors, weight, with_grad) + options.values()
 
 
-def _focal_forward(logits, targets, alpha, weight, check_alpha, with_grad, *option_values):
+def _forward_call(arguments):
+    """(logits, targets, factors, weight, options, with_grad) from the forward op's arguments."""
+    logits, targets = arguments[:2]
+    factors = ClassFactors(*arguments[2:2 + len(_FACTOR_FIELDS)])
+    weight, with_grad = arguments[2 + len(_FACTOR_FIELDS):_OPTIONS_START]
+    return logits, targets, factors, weight, LossOptions.of_checked_values(arguments[_OPTIONS_START:]), with_grad
+
+
+def _focal_forward(*arguments):
     """(loss, counts, saved): the loss per position (or its sum), the (valid, positive) counts
-    (zeros without reduction) and the backend's four numbers per position for the backward
+    (zeros without reduction) and the backend's saved state packed in one tensor for the backward
     (empty without ``with_grad``)."""
-    options = LossOptions.of_checked_values(option_values)
-    _, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha, with_grad)
+    logits, targets, factors, weight, options, with_grad = _forward_call(arguments)
+    _, (loss, counts, saved) = run_forward(logits, targets, factors, weight, options, with_grad)
     return (loss, loss.new_zeros(2) if counts is None else counts,
             loss.new_empty(0) if saved is None else saved.pack(targets.shape))
 
 
-def _focal_forward_fake(logits, targets, alpha, weight, check_alpha, with_grad, *option_values):
-    options = LossOptions.of_checked_values(option_values)
+def _focal_forward_fake(*arguments):
+    logits, targets, _, _, options, with_grad = _forward_call(arguments)
     dtype = loss_dtype(logits.dtype)
     reduced = options.reduction != "none"
     return (logits.new_empty(() if reduced else targets.shape, dtype=dtype), logits.new_empty(2, dtype=dtype),
-            logits.new_empty((4, *targets.shape) if with_grad else (0,), dtype=dtype))
+            logits.new_empty((SAVED_PLANES, *targets.shape) if with_grad else (0,), dtype=dtype))
 
 
 def _focal_backward(logits, targets, saved, grad_loss, *option_values):
     """The gradient with respect to the logits, in their dtype."""
     options = LossOptions.of_checked_values(option_values)
-    module = select(options.backend, logits)
-    return module.compute_backward(logits, targets, module.Saved.unpack(saved), grad_loss, options).contiguous()
+    backend = select(options.backend, logits)
+    return backend.compute_backward(logits, targets, backend.Saved.unpack(saved), grad_loss, options).contiguous()
 
 
 def _focal_backward_fake(logits, targets, saved, grad_loss, *option_values):
@@ -191,19 +182,17 @@ def through_custom_ops():
     return CUSTOM_OPS and torch.compiler.is_compiling()
 
 
-def focal_loss(logits, targets, alpha, weight, options: LossOptions, check_alpha):
+def loss_and_counts(logits, targets, factors: ClassFactors, weight, options: LossOptions):
     """(loss, counts): ``run_forward`` and the backend's backward, through the custom ops while
-    torch.compile traces, else directly with ``FocalGradient`` attaching the backward. Alpha's
-    values are checked there only with ``check_alpha`` (the caller checked them otherwise)."""
+    torch.compile traces, else directly with ``FocalGradient`` attaching the backward. The
+    per-class factors' values are checked there unless ``factors.checked``."""
     with_grad = torch.is_grad_enabled() and logits.requires_grad
     if not through_custom_ops():
         with torch.no_grad():
-            backend, (loss, counts, saved) = run_forward(logits, targets, alpha, weight, options, check_alpha,
-                                                         with_grad)
+            backend, (loss, counts, saved) = run_forward(logits, targets, factors, weight, options, with_grad)
         counts = loss.new_zeros(2) if counts is None else counts
         if with_grad:
             loss = FocalGradient.apply(logits, loss, targets, backend, options, *saved)
         return loss, counts
-    loss, counts, _ = focal_forward(*forward_op_arguments(logits, targets, alpha, weight, options, check_alpha,
-                                                          with_grad))
+    loss, counts, _ = focal_forward(*forward_op_arguments(logits, targets, factors, weight, options, with_grad))
     return loss, counts

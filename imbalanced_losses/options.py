@@ -8,10 +8,11 @@ that editors and the API reference show the values; tests/core/test_options.py k
 import dataclasses
 from typing import Optional
 
+from . import backend_registry
+from .backend_registry import CHOICES as BACKENDS  # noqa: F401 - the choices at import, as before 0.3
 from .checks.scalars import check_flag, check_int, check_number, non_negative
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
-BACKENDS = ("auto", "eager", "compile", "triton")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +38,8 @@ class LossOptions:
                                  lambda number: 0.0 <= number <= 1.0)
         check_flag("gather_distributed", self.gather_distributed, allow_none=True)
         check_flag("sync_checks", self.sync_checks)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.backend not in backend_registry.choices():
+            raise ValueError(f"backend must be one of {backend_registry.choices()}, got {self.backend!r}")
         normalised = dict(gamma=gamma, label_smoothing=smoothing,
                           ignore_index=check_int("ignore_index", self.ignore_index),
                           background_class=check_int("background_class", self.background_class))

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from imbalanced_losses import softmax_focal_loss
-from imbalanced_losses.options import BACKENDS as ALL_BACKENDS  # 'auto' and every named backend
+from imbalanced_losses.backend_registry import CHOICES as ALL_BACKENDS  # noqa: F401 - 'auto' and every backend
+from imbalanced_losses.backend_registry import NAMES as NAMED_BACKENDS  # every registered backend
 from imbalanced_losses.options import REDUCTIONS
 from tests.reference import reference_focal_loss
 
 SCALAR_REDUCTIONS = tuple(r for r in REDUCTIONS if r != "none")
-NAMED_BACKENDS = tuple(b for b in ALL_BACKENDS if b != "auto")
 # Triton runs on a GPU where there is one, else in its interpreter on CPU tensors (conftest.py).
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 try:

@@ -7,7 +7,8 @@ intermediate. What this module adds:
 - Dynamic shapes: positions are viewed as (N, C, S) without a copy, so a detector's changing
   anchor count, or another image size, does not recompile. What does: another dtype, 2-D
   against k-D inputs (S == 1 is specialised), and the first call without a gradient.
-- ``gamma`` and ``label_smoothing`` enter as 0-d tensors, so other values do not recompile
+- The formulas' scalar options (``eager.FORMULA_SCALARS``: ``gamma``, ``label_smoothing``) enter
+  as 0-d tensors, so other values do not recompile
   (logits must then be finite: 0 * -inf is NaN where the eager path skips the smoothing sum).
 - Inputs the kernels gain nothing on (no positions, a single row or class) take the eager path.
 - Where compilation is not available (no C++ compiler, a Python that dynamo does not support,
@@ -69,19 +70,21 @@ def _guarded(call):
         return None
 
 
-def _compiled_rows(logits, index, weight, gamma, eps, with_grad):
+def _compiled_rows(logits, index, weight, scalars, with_grad):
+    """``eager.focal_rows`` compiled; ``scalars`` (the values of ``eager.FORMULA_SCALARS``) enter
+    as 0-d tensors, so that other values do not recompile."""
     kernels = _kernels_for(logits)
     if kernels is not None:
         n, c = logits.shape[:2]
         compute_dtype = torch.promote_types(logits.dtype, torch.float32)
-        scalars = [torch.full((), value, dtype=compute_dtype, device=logits.device) for value in (gamma, eps)]
+        tensors = [torch.full((), value, dtype=compute_dtype, device=logits.device) for value in scalars]
         result = _guarded(lambda: kernels.rows(logits.reshape(n, c, -1), index.reshape(n, -1), weight.reshape(n, -1),
-                                             *scalars, with_grad))
+                                             *tensors, with_grad))
         if result is not None:
             loss, saved = result
             shape = index.shape
             return loss.reshape(shape), None if saved is None else tuple(t.reshape(shape) for t in saved)
-    return eager.focal_rows(logits, index, weight, gamma, eps, with_grad)
+    return eager.focal_rows(logits, index, weight, *scalars, with_grad)
 
 
 def _compiled_grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing=True):

@@ -12,6 +12,10 @@ from torch import Tensor
 from ..options import LossOptions
 from .interface import ForwardResult
 
+# The options ``focal_rows`` reads as scalars, in its parameter order (after logits, index, weight):
+# the eager backend passes their values, the compile backend the same values as 0-d tensors.
+FORMULA_SCALARS = ("gamma", "label_smoothing")
+
 
 def _is_python_zero(value):
     return not isinstance(value, torch.Tensor) and value == 0
@@ -73,8 +77,9 @@ def target_index(targets, num_classes, ignore_index):
     return valid, torch.where(valid, targets, 0).long()
 
 
-def prepare(logits, targets, alpha, weight, ignore_index):
-    """Valid mask, gather index and per-position factor (valid * alpha[y] * weight).
+def prepare(logits, targets, factors, weight, ignore_index):
+    """Valid mask, gather index and per-position factor (valid * alpha[y] * weight); ``factors``
+    a ``ClassFactors`` on the logits' device in the loss's dtype.
 
     Targets outside [0, C) that are not ignore_index count as ignored here: on CPU they were
     refused before, on CUDA they are reported by ``device_checks`` without a host sync.
@@ -82,8 +87,8 @@ def prepare(logits, targets, alpha, weight, ignore_index):
     valid, index = target_index(targets, logits.shape[1], ignore_index)
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     position_weight = valid.to(compute_dtype)
-    if alpha is not None:
-        position_weight = position_weight * alpha.to(logits.device, compute_dtype)[index]
+    if factors.alpha is not None:
+        position_weight = position_weight * factors.alpha[index]
     if weight is not None:
         position_weight = position_weight * weight.detach().to(compute_dtype)
     return valid, index, position_weight
@@ -119,8 +124,9 @@ class EagerBackend:
     Saved = EagerSaved
 
     @staticmethod
-    def rows(logits, index, weight, gamma, eps, with_grad):
-        return focal_rows(logits, index, weight, gamma, eps, with_grad)
+    def rows(logits, index, weight, scalars, with_grad):
+        """``focal_rows`` with ``scalars``: the values of ``FORMULA_SCALARS``."""
+        return focal_rows(logits, index, weight, *scalars, with_grad)
 
     @staticmethod
     def grad(logits, index, row_max, coef_p, coef_const, coef_target, grad_loss, smoothing=True):
@@ -129,10 +135,11 @@ class EagerBackend:
     def not_supported_reasons(self, logits):
         return []
 
-    def compute_forward(self, logits, targets, alpha, weight, options: LossOptions, reduce, with_grad) -> ForwardResult:
-        valid, index, position_weight = prepare(logits, targets, alpha, weight, options.ignore_index)
-        loss, coefficients = self.rows(logits, index, position_weight, options.gamma, options.label_smoothing,
-                                       with_grad)
+    def compute_forward(self, logits, targets, factors, weight, options: LossOptions, reduce,
+                        with_grad) -> ForwardResult:
+        valid, index, position_weight = prepare(logits, targets, factors, weight, options.ignore_index)
+        scalars = tuple(getattr(options, name) for name in FORMULA_SCALARS)
+        loss, coefficients = self.rows(logits, index, position_weight, scalars, with_grad)
         count = None
         if reduce:
             count = counts(valid, targets, options.background_class, loss.dtype)

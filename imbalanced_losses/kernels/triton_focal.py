@@ -34,7 +34,7 @@ from triton.language.extra import libdevice
 from ..checks import device as device_checks
 from ..options import LossOptions
 from ..versions import version_prefix
-from .interface import ForwardResult
+from .interface import SAVED_PLANES, ForwardResult
 from .triton_tiles import tile_for
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"  # Triton reads it when decorating
@@ -70,7 +70,7 @@ LSE_PLANE = tl.constexpr(0)
 COEF_P_PLANE = tl.constexpr(1)
 COEF_CONST_PLANE = tl.constexpr(2)
 COEF_TARGET_PLANE = tl.constexpr(3)
-NUM_PLANES = 4
+NUM_PLANES = SAVED_PLANES  # the saved buffer's planes: the contract's (interface.py)
 
 # The per-program partial sums of a reduced loss: PARTIAL_SLOTS float32 per program, summed by
 # torch into the total and the counts (``interface.Counts``: valid, positive; in this order).
@@ -345,13 +345,7 @@ def needs_wide_offsets(view, tile):
     return max(logits_end, saved_end) >= WIDE_OFFSETS_FROM
 
 
-def device_alpha(alpha, device):
-    """``alpha`` as the kernels read it: a contiguous float32 tensor on ``device`` (the kernel reads
-    ``alpha_ptr + target``: a strided or expanded view would be read wrongly)."""
-    return alpha.to(device=device, dtype=torch.float32).contiguous()
-
-
-def _forward(logits, targets, alpha, weight, options: LossOptions, reduce, with_grad):
+def _forward(logits, targets, factors, weight, options: LossOptions, reduce, with_grad):
     view = _as_bcs(logits)
     if view is None:
         logits = logits.contiguous()
@@ -359,8 +353,8 @@ def _forward(logits, targets, alpha, weight, options: LossOptions, reduce, with_
     launch = _Launch(view)
     device = logits.device
     targets_bs = _per_position(targets, logits.dim())
-    if alpha is not None:
-        alpha = device_alpha(alpha, device)
+    # The kernel reads alpha_ptr + target: loss_op made alpha a contiguous float32 tensor on this device.
+    alpha = factors.alpha
     if weight is not None:
         weight = _per_position(weight.detach(), logits.dim()).contiguous()
         weight = weight if weight.is_floating_point() else weight.float()
@@ -434,8 +428,8 @@ class TritonBackend:
     def not_supported_reasons(self, logits):
         return not_supported_reasons(logits)
 
-    def compute_forward(self, logits, targets, alpha, weight, options, reduce, with_grad) -> ForwardResult:
-        return _forward(logits, targets, alpha, weight, options, reduce, with_grad)
+    def compute_forward(self, logits, targets, factors, weight, options, reduce, with_grad) -> ForwardResult:
+        return _forward(logits, targets, factors, weight, options, reduce, with_grad)
 
     def compute_backward(self, logits, targets, saved: TritonSaved, grad_loss, options: LossOptions):
         return _backward(logits, targets, saved, grad_loss, options)

@@ -5,8 +5,8 @@ from mmdet.models.utils import images_to_levels
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import cat_boxes, get_box_tensor
 
-from ..head_loss import check_background_first
-from ..priors import background_prior_bias, check_prior
+from ..heads.background import check_background_first
+from ..heads.priors import background_prior_bias, check_prior
 
 
 @MODELS.register_module()

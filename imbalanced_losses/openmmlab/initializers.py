@@ -14,7 +14,7 @@ from mmengine.model.weight_init import BaseInit, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 
 from ..checks.scalars import check_int, check_number, non_negative
-from ..priors import background_prior_bias, check_prior
+from ..heads.priors import background_prior_bias, check_prior
 
 LAYERS = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
 

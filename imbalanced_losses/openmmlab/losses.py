@@ -11,8 +11,10 @@ import torch
 from mmengine import dist as mmengine_dist
 from mmengine.registry import MODELS
 
+from ..checks.scalars import check_int
+from ..class_factors import ClassFactors
 from ..focal_loss import SoftmaxFocalLoss, focal_loss_with_options, unexpected_arguments_message
-from ..options import OPTION_NAMES, REDUCTIONS, LossOptions, check_int
+from ..options import OPTION_NAMES, REDUCTIONS, LossOptions
 from .alpha_specs import alpha_from_spec
 
 
@@ -90,8 +92,9 @@ class OpenMMLabSoftmaxFocalLoss(SoftmaxFocalLoss):
         local_mean = avg_factor is not None and reduction == "mean"
         options = self.options.replace(reduction="sum" if local_mean else reduction, ignore_index=ignore_index,
                                        gather_distributed=False if local_mean else self.gather_distributed)
-        loss = focal_loss_with_options(cls_score, label, options=options, alpha=self.alpha, weight=weight,
-                                       weight_zero_ignores=True, targets_name="label", all_reduce=mmengine_all_reduce)
+        loss = focal_loss_with_options(cls_score, label, options=options, factors=ClassFactors(self.alpha),
+                                       weight=weight, weight_zero_ignores=True, targets_name="label",
+                                       all_reduce=mmengine_all_reduce)
         if local_mean:
             loss = loss / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss

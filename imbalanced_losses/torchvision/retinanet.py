@@ -22,8 +22,8 @@ import torch
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetClassificationHead
 
 from ..focal_loss import SoftmaxFocalLoss
-from ..head_loss import head_loss
-from ..priors import background_prior_bias
+from ..heads.background import build_or_check_loss
+from ..heads.priors import background_prior_bias
 
 HEAD_LOSS_DEFAULTS = dict(gamma=2.0, reduction="mean_positive", background_class=0)
 
@@ -48,7 +48,7 @@ class SoftmaxRetinaNetClassificationHead(RetinaNetClassificationHead):
         super().__init__(in_channels, num_anchors, num_classes, norm_layer=norm_layer)
         if num_classes < 2:
             raise ValueError(f"num_classes counts the background and at least one class, got {num_classes}")
-        self.loss = head_loss(loss, loss_options, HEAD_LOSS_DEFAULTS)
+        self.loss = build_or_check_loss(loss, loss_options, HEAD_LOSS_DEFAULTS)
         bias = torch.zeros(num_anchors, num_classes)
         bias[:, 0] = background_prior_bias(num_classes - 1, background_prior, "background_prior")
         with torch.no_grad():

@@ -16,7 +16,7 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import RoIHeads
 
 from ..focal_loss import SoftmaxFocalLoss
-from ..head_loss import head_loss
+from ..heads.background import build_or_check_loss
 
 ROI_LOSS_DEFAULTS = dict(gamma=2.0, reduction="mean", background_class=0)
 
@@ -30,7 +30,7 @@ class SoftmaxFocalRoIHeads(RoIHeads):
     def __init__(self, *args, loss: Optional[SoftmaxFocalLoss] = None, **kwargs):
         loss_options = {k: kwargs.pop(k) for k in list(kwargs) if k not in _ROI_HEADS_ARGUMENTS}
         super().__init__(*args, **kwargs)
-        self.loss = head_loss(loss, loss_options, ROI_LOSS_DEFAULTS)
+        self.loss = build_or_check_loss(loss, loss_options, ROI_LOSS_DEFAULTS)
         self._sampled_labels: Optional[List[Tensor]] = None
 
     @classmethod

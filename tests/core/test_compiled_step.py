@@ -10,7 +10,10 @@ import torch
 from torch import nn
 
 from imbalanced_losses import SoftmaxFocalLoss, loss_op, raise_deferred_errors, softmax_focal_loss
+from imbalanced_losses.class_factors import ClassFactors
 from imbalanced_losses.kernels import select
+from imbalanced_losses.kernels.eager import EagerSaved
+from imbalanced_losses.kernels.interface import SAVED_PLANES
 from imbalanced_losses.options import OPTION_NAMES, LossOptions
 from tests.cases import ALL_BACKENDS, NAMED_BACKENDS, REDUCTIONS, SCALAR_REDUCTIONS, TRITON_DEVICE, needs_triton
 from tests.tolerances import assert_close_reordered
@@ -180,7 +183,8 @@ def test_opcheck_forward_and_backward(case):
         logits, targets, alpha, weight = (None if t is None else t.to(TRITON_DEVICE)
                                           for t in (logits, targets, alpha, weight))
         logits = logits.detach().requires_grad_(with_grad)
-    args = loss_op.forward_op_arguments(logits, targets, alpha, weight, options, check_alpha, with_grad)
+    factors = ClassFactors(alpha, checked=not check_alpha)
+    args = loss_op.forward_op_arguments(logits, targets, factors, weight, options, with_grad)
     torch.library.opcheck(torch.ops.imbalanced_losses.focal_forward.default, args)
     if with_grad:
         _, _, saved = torch.ops.imbalanced_losses.focal_forward(*args)
@@ -203,9 +207,10 @@ def test_every_option_crosses_the_custom_ops_boundary_unchanged(monkeypatch):
     received = []
 
     class RecordingEager(type(select("eager", torch.empty(0)))):
-        def compute_forward(self, logits, targets, alpha, weight, options, reduce, with_grad):
+        def compute_forward(self, logits, targets, factors, weight, options, reduce, with_grad):
             received.append(options)
-            return super().compute_forward(logits, targets, alpha, weight, options, reduce, with_grad)
+            received.append(factors)
+            return super().compute_forward(logits, targets, factors, weight, options, reduce, with_grad)
 
         def compute_backward(self, logits, targets, saved, grad_loss, options):
             received.append(options)
@@ -213,10 +218,28 @@ def test_every_option_crosses_the_custom_ops_boundary_unchanged(monkeypatch):
     monkeypatch.setattr(loss_op, "select", lambda backend, logits: RecordingEager())
     logits = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
     targets = torch.tensor([0, 1, 2, 3, 4, 1])
+    alpha = torch.tensor([0.5, 1.0, 2.0, 1.0, 0.25], dtype=torch.float64)
     loss, _, _ = torch.ops.imbalanced_losses.focal_forward(
-        *loss_op.forward_op_arguments(logits, targets, None, None, options, False, True))
+        *loss_op.forward_op_arguments(logits, targets, ClassFactors(alpha, checked=False), None, options, True))
     loss.backward()
-    assert received == [options, options]
+    assert received[0] == options and received[2] == options
+    # The per-class factors cross by their fields too: the same values, on the device and dtype of the loss
+    assert torch.equal(received[1].alpha, alpha) and received[1].checked is False
+
+
+def test_the_custom_ops_schema_and_fake_follow_the_carriers_and_the_contract():
+    """The forward op's parameters are the call's tensors, ``ClassFactors``' fields, the weight and
+    the gradient flag, then ``LossOptions``' fields; its fake returns the contract's saved planes."""
+    forward = torch.ops.imbalanced_losses.focal_forward.default._schema
+    names = tuple(a.name for a in forward.arguments)
+    assert names[:loss_op._OPTIONS_START] == ("logits", "targets") + ClassFactors._fields + ("weight", "with_grad")
+    assert names[loss_op._OPTIONS_START:] == OPTION_NAMES
+    logits, targets = torch.randn(3, 4, 5, device="meta"), torch.zeros(3, 5, dtype=torch.long, device="meta")
+    options = LossOptions(reduction="none")
+    loss, counts, saved = loss_op._focal_forward_fake(
+        *loss_op.forward_op_arguments(logits, targets, ClassFactors(), None, options, True))
+    assert loss.shape == (3, 5) and counts.shape == (2,) and saved.shape == (SAVED_PLANES, 3, 5)
+    assert len(EagerSaved._fields) == SAVED_PLANES
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -168,7 +168,7 @@ def test_auto_runs_eager_on_cpu_and_for_float64():
 
 
 def test_auto_falls_back_to_eager_where_triton_cannot_be_imported(monkeypatch):
-    monkeypatch.setattr(kernels, "_triton", lambda: (None, "Triton cannot be imported (ImportError: test)"))
+    monkeypatch.setitem(kernels._loaded, "triton", (None, "Triton cannot be imported (ImportError: test)"))
     monkeypatch.setattr(kernels, "_auto_warned", False)
     with pytest.warns(RuntimeWarning, match=r"backend='auto'.*eager backend on cuda:0 because Triton cannot be"):
         assert kernels.select("auto", _fake_logits()) is kernels.eager.BACKEND

@@ -11,8 +11,9 @@ Also the launch arithmetic at real large shapes, on meta tensors (no memory): wh
 import pytest
 import torch
 
-from imbalanced_losses import loss_op, softmax_focal_loss
+from imbalanced_losses import class_factors, softmax_focal_loss
 from imbalanced_losses.checks import device as device_checks
+from imbalanced_losses.class_factors import ClassFactors
 from tests.cases import TRITON_DEVICE, defer_checks_on_every_device, needs_triton, triton_focal, triton_launches
 from tests.tolerances import assert_close_reordered
 
@@ -173,19 +174,23 @@ def test_a_cpu_alpha_is_copied_to_the_device_once_per_values(monkeypatch):
     """A CPU alpha for device logits (a list, or a tensor not moved) is copied once and reused: a
     pageable copy at every call stalls the host and cannot be captured in a CUDA graph. The meta
     device stands in for CUDA."""
-    monkeypatch.setattr(loss_op, "_ALPHA_COPIES", type(loss_op._ALPHA_COPIES)())
-    meta = torch.device("meta")
+    monkeypatch.setattr(class_factors, "_DEVICE_COPIES", type(class_factors._DEVICE_COPIES)())
+    meta, float32 = torch.device("meta"), torch.float32
     alpha = torch.tensor([0.25, 0.75, 1.0])
-    first = loss_op.alpha_on_device(alpha, meta)
-    assert first.device == meta and loss_op.alpha_on_device(alpha, meta) is first
-    assert loss_op.alpha_on_device(torch.tensor([0.25, 0.75, 1.0]), meta) is first  # a new list's tensor, same values
+    factors = ClassFactors(alpha)
+    first = factors.on_device(meta, float32).alpha
+    assert first.device == meta and factors.on_device(meta, float32).alpha is first
+    assert ClassFactors(torch.tensor([0.25, 0.75, 1.0])).on_device(meta, float32).alpha is first  # same values
+    assert factors.on_device(meta, torch.float64).alpha.dtype == torch.float64  # another dtype: its own copy
     alpha[0] = 0.5  # changed in place: a new copy, not the stale one
-    changed = loss_op.alpha_on_device(alpha, meta)
-    assert changed is not first and loss_op.alpha_on_device(alpha, meta) is changed
-    assert loss_op.alpha_on_device(alpha, torch.device("cpu")) is alpha  # already there: as it is
-    for i in range(2 * loss_op._ALPHA_COPIES_KEPT):  # a bounded cache
-        loss_op.alpha_on_device(torch.tensor([float(i)]), meta)
-    assert len(loss_op._ALPHA_COPIES) == loss_op._ALPHA_COPIES_KEPT
+    changed = factors.on_device(meta, float32).alpha
+    assert changed is not first and factors.on_device(meta, float32).alpha is changed
+    assert factors.on_device(torch.device("cpu"), float32).alpha is alpha  # already there: as it is
+    strided = torch.tensor([1.0, 0.0, 2.0, 0.0])[::2]  # the kernels read alpha_ptr + target: made contiguous
+    assert factors._replace(alpha=strided).on_device(torch.device("cpu"), float32).alpha.is_contiguous()
+    for i in range(2 * class_factors._DEVICE_COPIES_KEPT):  # a bounded cache
+        class_factors.device_copy(torch.tensor([float(i)]), meta, float32)
+    assert len(class_factors._DEVICE_COPIES) == class_factors._DEVICE_COPIES_KEPT
 
 
 # --- launch arithmetic at real large shapes (meta tensors: shapes and strides, no memory) ---

@@ -15,8 +15,8 @@ from mmdet.testing import demo_mm_inputs  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
+from imbalanced_losses.heads.priors import background_prior_bias  # noqa: E402
 from imbalanced_losses.mmdet import OpenMMLabSoftmaxFocalLoss  # noqa: E402  (registers it)
-from imbalanced_losses.priors import background_prior_bias  # noqa: E402
 from tests.paths import ROOT, STUDY
 from tests.tolerances import approx_reordered, assert_close_reordered  # noqa: E402
 

@@ -29,7 +29,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from imbalanced_losses import softmax_focal_loss
+from imbalanced_losses import backend_registry, softmax_focal_loss
 
 SHAPES = {
     "262144x81": ((262144, 81), "RetinaNet-like"),
@@ -94,7 +94,7 @@ def kornia_focal(logits, targets, alpha):
 
 
 VARIANTS = {"plain F.cross_entropy": plain_cross_entropy, "F.cross_entropy": cross_entropy,
-            "ours, eager": ours("eager"), "ours, compile": ours("compile"), "ours, triton": ours("triton"),
+            **{f"ours, {name}": ours(name) for name in backend_registry.NAMES},  # every registered backend
             "naive exp(-ce) focal": naive_focal, "kornia focal_loss": kornia_focal,
             "torchvision sigmoid_focal_loss": torchvision_sigmoid_focal}
 BASELINE, SAME_OPTIONS = "plain F.cross_entropy", "F.cross_entropy"

@@ -92,6 +92,8 @@ for block in blocks:
 print("quick examples: ok, loss", float(namespace["loss"]))
 public = ["imbalanced_losses", "imbalanced_losses.focal_loss", "imbalanced_losses.options", "imbalanced_losses.loss_op",
           "imbalanced_losses.distributed", "imbalanced_losses.priors", "imbalanced_losses.head_loss",
+          "imbalanced_losses.heads.background", "imbalanced_losses.heads.priors", "imbalanced_losses.class_factors",
+          "imbalanced_losses.backend_registry",
           "imbalanced_losses.checks.scalars", "imbalanced_losses.checks.host", "imbalanced_losses.checks.device",
           "imbalanced_losses.statistics.class_balance", "imbalanced_losses.statistics.coco",
           "imbalanced_losses.statistics.frequency_groups", "imbalanced_losses.kernels",
