@@ -36,20 +36,25 @@ class ClassFactors(NamedTuple):
             checks.check_alpha_values(tensor)
         return cls(tensor, checked=check_now)
 
+    def tensors(self):
+        """(name, tensor) of each per-class tensor given."""
+        return [(name, getattr(self, name)) for name in TENSOR_FIELDS if getattr(self, name) is not None]
+
     def check_classes(self, num_classes):
         """Each tensor's length against the logits' C."""
-        if self.alpha is not None and self.alpha.shape != (num_classes,):
-            raise ValueError(f"alpha must have shape ({num_classes},) to match inputs' C = {num_classes}, "
-                             f"got {tuple(self.alpha.shape)}")
+        for name, tensor in self.tensors():
+            if tensor.shape != (num_classes,):
+                raise ValueError(f"{name} must have shape ({num_classes},) to match inputs' C = {num_classes}, "
+                                 f"got {tuple(tensor.shape)}")
 
     def on_device(self, device, dtype):
         """The factors as the backends read them: contiguous, of ``dtype``, on ``device`` (a CPU
         tensor's copy is made once per device and values, then reused: ``device_copy``)."""
-        if self.alpha is None:
-            return self
-        return self._replace(alpha=device_copy(self.alpha, device, dtype))
+        given = self.tensors()
+        return self._replace(**{name: device_copy(tensor, device, dtype) for name, tensor in given}) if given else self
 
 
+TENSOR_FIELDS = tuple(name for name, kind in ClassFactors.__annotations__.items() if kind == Optional[Tensor])
 NO_FACTORS = ClassFactors()
 
 

@@ -96,6 +96,9 @@ _OPTIONS_START = len(_FORWARD_PARAMETERS)  # the forward's arguments before the 
 def _schema(parameters, owner):
     arguments = []
     for name, kind in parameters:
+        if owner == "LossOptions" and kind in (Tensor, Optional[Tensor]):
+            raise TypeError(f"LossOptions.{name} is a tensor: LossOptions holds scalars; a per-class tensor is a "
+                            "field of ClassFactors (class_factors.py), which the custom ops carry too")
         if kind not in _SCHEMA_TYPES:
             raise TypeError(f"{owner}.{name} is a {kind}, which the custom ops' schema cannot carry: add its schema "
                             "type to loss_op.py's _SCHEMA_TYPES")

@@ -1,7 +1,7 @@
-"""The loss's options: one frozen object, checked when it is built, carried unchanged from the API
-to the backends (flattened into scalars only at the custom op's boundary, from its fields:
-``loss_op.py``). Adding an option: its field and check here, its formula in the backends, its
-parameter and docstring in the two public signatures (``focal_loss.py``), its tests.
+"""The loss's options: one frozen object of scalars, checked when it is built, carried unchanged
+from the API to the backends (flattened into scalars only at the custom op's boundary, from its
+fields: ``loss_op.py``); the per-class tensors travel beside it (``class_factors.py``). Adding an
+option: docs/guides/development.md, "Adding an option".
 
 The public signatures (the functional form and the module) write these defaults as literals, so
 that editors and the API reference show the values; tests/core/test_options.py keeps them equal."""
