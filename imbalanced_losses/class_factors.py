@@ -36,22 +36,26 @@ class ClassFactors(NamedTuple):
             checks.check_alpha_values(tensor)
         return cls(tensor, checked=check_now)
 
-    def tensors(self):
-        """(name, tensor) of each per-class tensor given."""
-        return [(name, getattr(self, name)) for name in TENSOR_FIELDS if getattr(self, name) is not None]
-
     def check_classes(self, num_classes):
         """Each tensor's length against the logits' C."""
-        for name, tensor in self.tensors():
-            if tensor.shape != (num_classes,):
+        for name in TENSOR_FIELDS:
+            tensor = getattr(self, name)
+            if tensor is not None and tensor.shape != (num_classes,):
                 raise ValueError(f"{name} must have shape ({num_classes},) to match inputs' C = {num_classes}, "
                                  f"got {tuple(tensor.shape)}")
 
     def on_device(self, device, dtype):
         """The factors as the backends read them: contiguous, of ``dtype``, on ``device`` (a CPU
-        tensor's copy is made once per device and values, then reused: ``device_copy``)."""
-        given = self.tensors()
-        return self._replace(**{name: device_copy(tensor, device, dtype) for name, tensor in given}) if given else self
+        tensor's copy is made once per device and values, then reused: ``device_copy``). Itself
+        where every tensor already is (every call: a plain loop, no new object)."""
+        moved = None
+        for name in TENSOR_FIELDS:
+            tensor = getattr(self, name)
+            if tensor is not None:
+                copy = device_copy(tensor, device, dtype)
+                if copy is not tensor:
+                    moved = dict(moved or {}, **{name: copy})
+        return self if moved is None else self._replace(**moved)
 
 
 TENSOR_FIELDS = tuple(name for name, kind in ClassFactors.__annotations__.items() if kind == Optional[Tensor])

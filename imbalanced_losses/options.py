@@ -38,7 +38,7 @@ class LossOptions:
                                  lambda number: 0.0 <= number <= 1.0)
         check_flag("gather_distributed", self.gather_distributed, allow_none=True)
         check_flag("sync_checks", self.sync_checks)
-        if self.backend not in backend_registry.choices():
+        if self.backend != backend_registry.AUTO and self.backend not in backend_registry.REGISTRY:
             raise ValueError(f"backend must be one of {backend_registry.choices()}, got {self.backend!r}")
         normalised = dict(gamma=gamma, label_smoothing=smoothing,
                           ignore_index=check_int("ignore_index", self.ignore_index),

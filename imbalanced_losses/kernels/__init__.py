@@ -26,18 +26,20 @@ _auto_warned = False
 def load(name):
     """(module, None) for a registered backend's module, or (None, the reason it cannot be
     imported: Triton missing or broken)."""
-    if name not in _loaded:
+    entry = _loaded.get(name)
+    if entry is None:
         try:
-            _loaded[name] = importlib.import_module(REGISTRY[name]), None
+            entry = importlib.import_module(REGISTRY[name]), None
         except Exception as error:  # noqa: BLE001 - a missing or broken Triton install raises many kinds
-            _loaded[name] = None, f"{REGISTRY[name]} cannot be imported ({type(error).__name__}: {error})"
-    return _loaded[name]
+            entry = None, f"{REGISTRY[name]} cannot be imported ({type(error).__name__}: {error})"
+        _loaded[name] = entry
+    return entry
 
 
 def reasons_against(name, logits):
-    """Why backend ``name`` cannot run on these logits (empty where it can)."""
+    """(module or None, why backend ``name`` cannot run on these logits: empty where it can)."""
     module, import_error = load(name)
-    return [import_error] if import_error else module.BACKEND.not_supported_reasons(logits)
+    return module, [import_error] if import_error else module.BACKEND.not_supported_reasons(logits)
 
 
 def select(backend, logits):
@@ -46,8 +48,7 @@ def select(backend, logits):
     covers (``verification.py``), else eager (with one warning on CUDA that says why and names
     ``backend='triton'``, the opt-in)."""
     if backend != AUTO:
-        module, _ = load(backend)
-        reasons = reasons_against(backend, logits)
+        module, reasons = reasons_against(backend, logits)
         if reasons:
             raise RuntimeError(f"backend={backend!r} cannot run here: {'; '.join(reasons)}")
         return module.BACKEND
@@ -58,8 +59,7 @@ def _auto(logits):
     global _auto_warned
     if logits.device.type != "cuda" or not logits.dtype.is_floating_point or logits.element_size() > 4:
         return eager.BACKEND  # CPU and float64: eager by design
-    triton_module, _ = load("triton")
-    reasons = reasons_against("triton", logits)
+    triton_module, reasons = reasons_against("triton", logits)
     if not reasons and triton_module.INTERPRETED:
         reasons = ["TRITON_INTERPRET=1 runs Triton kernels in Python"]
     if not reasons:

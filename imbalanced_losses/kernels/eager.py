@@ -4,6 +4,7 @@
 (the gradient in one pass) are the math of the library; the ``compile`` backend runs these same
 two functions through ``torch.compile`` and the Triton kernels transcribe them line by line.
 """
+import operator
 from typing import NamedTuple
 
 import torch
@@ -15,6 +16,7 @@ from .interface import ForwardResult
 # The options ``focal_rows`` reads as scalars, in its parameter order (after logits, index, weight):
 # the eager backend passes their values, the compile backend the same values as 0-d tensors.
 FORMULA_SCALARS = ("gamma", "label_smoothing")
+_formula_scalars = operator.attrgetter(*FORMULA_SCALARS)  # their values, one tuple (for two names or more)
 
 
 def _is_python_zero(value):
@@ -138,7 +140,7 @@ class EagerBackend:
     def compute_forward(self, logits, targets, factors, weight, options: LossOptions, reduce,
                         with_grad) -> ForwardResult:
         valid, index, position_weight = prepare(logits, targets, factors, weight, options.ignore_index)
-        scalars = tuple(getattr(options, name) for name in FORMULA_SCALARS)
+        scalars = _formula_scalars(options)
         loss, coefficients = self.rows(logits, index, position_weight, scalars, with_grad)
         count = None
         if reduce:
