@@ -12,10 +12,10 @@ import os.path as osp
 import statistics
 
 from tasks import GROUP_BOUNDS
-from variants import FAMILIES, VARIANTS
+from variants import FAMILIES, SEEDS, TRAINABLE, VARIANTS
 
 COLOURS = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
-           "tab:olive", "tab:cyan")
+           "tab:olive", "tab:cyan", "black", "gold", "navy", "lime", "magenta")
 PLOTS = "study"  # the plots' folder beside study.md, as the page links them
 
 
@@ -47,14 +47,23 @@ def report(results_dir, docs_dir):
     sections, setups = [], []
     for family, spec in FAMILIES.items():
         variants = [v for v in VARIANTS if v in runs and VARIANTS[v].family == family]
+        earlier = load_runs(osp.join(results_dir, spec.earlier)) if spec.earlier else {}
+        earlier_variants = [v for v in VARIANTS if v in earlier and VARIANTS[v].family == family]
         if variants:
             classes = runs[variants[0]][0]["classes"]  # the family's data, the same for all its runs
             setups.append(spec.task.page_setup(classes))
             ratios = plot_family(plots_dir, results_dir, spec, runs, classes, variants)
             sections.append(family_markdown(results_dir, spec, runs, classes, variants, ratios))
-        elif calibration_markdown(results_dir, spec):  # calibrating: the log before any comparison ran
-            sections.append([spec.title, "", "No comparison has run yet: the recipe is being calibrated on CE "
-                             "first.", ""] + calibration_markdown(results_dir, spec))
+        elif earlier_variants:
+            sections.append([spec.title, "", spec.setup, "", "No run under the pinned numerics yet.", ""]
+                            + calibration_markdown(results_dir, spec))
+        if earlier_variants:
+            classes = earlier[earlier_variants[0]][0]["classes"]
+            sections[-1] = sections[-1] + family_markdown(
+                results_dir, spec, earlier, classes, earlier_variants,
+                time_ratios(results_dir, spec, earlier, earlier_variants, earlier=True), earlier=True)
+        elif not variants and calibration_markdown(results_dir, spec):  # calibrating: the log before any comparison ran
+            sections.append([spec.title, "", spec.calibration_outcome, ""] + calibration_markdown(results_dir, spec))
     if sections:
         write_markdown(docs_dir, [s for s in dict.fromkeys(setups) if s], sections)
     return bool(sections)
@@ -140,15 +149,16 @@ def plot_family(plots_dir, results_dir, spec, runs, classes, variants):
     return ratios
 
 
-def timing_path(results_dir, spec):
-    return osp.join(results_dir, spec.prefix + "timing.json")
+def timing_path(results_dir, spec, earlier=False):
+    """The family's timing file (``--timing``), or its earlier block's (kept from before the pin)."""
+    return osp.join(results_dir, spec.prefix + ("earlier_timing.json" if earlier else "timing.json"))
 
 
-def time_ratios(results_dir, spec, runs, variants):
+def time_ratios(results_dir, spec, runs, variants, earlier=False):
     """variant -> iteration time / the family baseline's, per round of its timing file (or per run)."""
     baseline = spec.baseline
-    if osp.exists(timing_path(results_dir, spec)):
-        rounds = json.load(open(timing_path(results_dir, spec)))["seconds_per_iteration"]  # variant -> [per round]
+    if osp.exists(timing_path(results_dir, spec, earlier)):
+        rounds = json.load(open(timing_path(results_dir, spec, earlier)))["seconds_per_iteration"]  # variant: [rounds]
         if baseline in rounds:
             return {v: [t / b for t, b in zip(rounds[v], rounds[baseline])] for v in variants if v in rounds}
     if baseline not in runs:
@@ -162,15 +172,19 @@ def cell(values, digits=3):
     return f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
-def family_markdown(results_dir, spec, runs, classes, variants, ratios):
+def family_markdown(results_dir, spec, runs, classes, variants, ratios, earlier=False):
+    """The family's section; ``earlier``: its earlier block (runs of an earlier numerics: no plots, no
+    calibration log, per-run time ratios, its own conclusion ``<prefix>earlier_conclusion.md``)."""
     baseline, short, prefix, task = spec.baseline, spec.short, spec.prefix, spec.task
     per_class, measure = task.per_class_key, task.per_class_measure
     metric = measure.split()[0]
     digits = task.digits  # AP in [0, 1], IoU in percent
-    conclusion = prefix + "conclusion.md"
+    conclusion = prefix + ("earlier_conclusion.md" if earlier else "conclusion.md")
     names = sorted(classes, key=lambda n: -classes[n]["images"])
     seeds = sorted({r["seed"] for v in variants for r in runs[v]})
-    lines = [spec.title, "", spec.setup + f" Seeds {seeds}.", "",
+    heading = (["### Earlier block: before the numerics pin", "", spec.earlier_note + f" Seeds {seeds}.", ""]
+               if earlier else [spec.title, "", spec.setup + f" Seeds {seeds}.", ""])
+    lines = heading + [
              "| variant | runs | " + " | ".join(task.metrics) + f" | iteration time / {short} |",
              "|---|---|" + "---|" * len(task.metrics) + "---|"]
     for v in variants:
@@ -197,20 +211,26 @@ def family_markdown(results_dir, spec, runs, classes, variants, ratios):
     if best != baseline:
         lines += paired_differences(spec, runs, variants, digits, best,
                                     f"the family's best, {VARIANTS[best].label} (highest mean {spec.ranking})")
-    lines += ["", f"![{metric} by group]({PLOTS}/{prefix}group_{metric.lower()}.png)", "",
-              f"![per-class {metric} against training frequency]({PLOTS}/{prefix}per_class_{metric.lower()}.png)", "",
-              f"![training losses]({PLOTS}/{prefix}loss_curves.png)", "",
-              f"![iteration time]({PLOTS}/{prefix}iteration_time.png)", "",
-              f"### Per-class {measure} (mean +- std over seeds)", "",
+    if spec.rank_by and not earlier:
+        lines += rank_markdown(spec, runs, variants, digits)
+    if spec.ours and not earlier:
+        lines += target_verdicts(spec, runs, variants, digits)
+    if not earlier:
+        lines += ["", f"![{metric} by group]({PLOTS}/{prefix}group_{metric.lower()}.png)", "",
+                  f"![per-class {metric} against training frequency]({PLOTS}/{prefix}per_class_{metric.lower()}.png)",
+                  "", f"![training losses]({PLOTS}/{prefix}loss_curves.png)", "",
+                  f"![iteration time]({PLOTS}/{prefix}iteration_time.png)"]
+    lines += ["", f"#### Per-class {measure} of the earlier block (mean +- std over seeds)" if earlier
+              else f"### Per-class {measure} (mean +- std over seeds)", "",
               "| class | group | train images | " + " | ".join(VARIANTS[v].label for v in variants) + " |",
               "|---|---|---|" + "---|" * len(variants)]
     for n in names:
         lines.append(f"| {n} | {classes[n]['group']} | {classes[n]['images']} | "
                      + " | ".join(cell([r[per_class][n] for r in runs[v]], digits) for v in variants) + " |")
     minutes = sum(r["train_seconds"] for v in variants for r in runs[v]) / 60
-    machines = sorted({f"{r['machine']['processor']}, {r['machine']['cpus']} CPUs" for v in variants for r in runs[v]})
-    if osp.exists(timing_path(results_dir, spec)):
-        timing = json.load(open(timing_path(results_dir, spec)))
+    machines = sorted({machine_label(r["machine"]) for v in variants for r in runs[v]})
+    if osp.exists(timing_path(results_dir, spec, earlier)):
+        timing = json.load(open(timing_path(results_dir, spec, earlier)))
         timing_note = (f"Iteration time ratios come from `--timing {timing['rounds']}`: every variant trained "
                        f"{task.timing_length} in each of {timing['rounds']} interleaved rounds, back to back on an "
                        "otherwise idle machine; per round, the median of mmengine's logged (10-iteration window) "
@@ -224,37 +244,112 @@ def family_markdown(results_dir, spec, runs, classes, variants, ratios):
                        f"window) to the mean of the {short} runs; other work on the machine disturbs them.")
     lines += ["", f"Training time: {minutes:.0f} minutes of training over {sum(len(runs[v]) for v in variants)} "
                   f"runs (evaluation not included), on {'; '.join(machines)}. " + timing_note, ""]
-    lines += calibration_markdown(results_dir, spec)
+    if not earlier:
+        lines += calibration_markdown(results_dir, spec)
     if osp.exists(osp.join(results_dir, conclusion)):
-        lines += ["### Conclusion", "", open(osp.join(results_dir, conclusion)).read().strip(), ""]
+        lines += ["#### Conclusion on the earlier block" if earlier else "### Conclusion", "",
+                  open(osp.join(results_dir, conclusion)).read().strip(), ""]
     return lines
+
+
+def machine_label(machine):
+    """A record's machine in words: the CPU, AVX-512 or not, ATen's capability (records of the
+    pinned study), or no more than the architecture and CPU count (earlier records)."""
+    if "cpu_model" not in machine:
+        return f"{machine['processor']}, {machine['cpus']} CPUs"
+    return (f"{machine['cpu_model']}, {machine['cpus']} CPUs, {'AVX-512' if machine['avx512'] else 'no AVX-512'}, "
+            f"ATen {machine['aten_cpu_capability']}, torch {machine['torch']}, oneDNN {machine['onednn']}")
+
+
+def complete_variants(runs, variants):
+    """The variants with every seed any variant of the family has."""
+    complete = max(len(runs[v]) for v in variants)
+    return [v for v in variants if len(runs[v]) == complete]
+
+
+def rank_markdown(spec, runs, variants, digits):
+    """Every variant ranked by mean ``spec.rank_by``, and the top two's per-seed paired differences."""
+    metric = spec.rank_by
+    ranked = sorted(variants, key=lambda v: -mean_of(runs[v], metric))
+    lines = ["", f"Rank by mean {metric} (runs per variant in brackets; a variant with fewer seeds is ranked on "
+                 "the seeds it has):", ""]
+    lines += [f"{i}. {VARIANTS[v].label}: {cell([r['metrics'][metric] for r in runs[v]], digits)} ({len(runs[v])})"
+              for i, v in enumerate(ranked, 1)]
+    if len(ranked) > 1:
+        first, second = ranked[:2]
+        lines += ["", f"Top two, {VARIANTS[first].label} minus {VARIANTS[second].label}, seed by seed: "
+                  + paired_cells(runs, first, second, spec.primary + (metric,), digits)]
+    return lines
+
+
+def paired_cells(runs, variant, reference, metrics, digits):
+    """'metric mean +- std (seed s d, ...)' of variant minus reference over the seeds both ran."""
+    base = {r["seed"]: r for r in runs[reference]}
+    pairs = sorted((r["seed"], r) for r in runs[variant] if r["seed"] in base)
+    if not pairs:
+        return "no seed in common"
+    parts = []
+    for m in dict.fromkeys(metrics):
+        diffs = [r["metrics"][m] - base[seed]["metrics"][m] for seed, r in pairs]
+        per_seed = ", ".join(f"seed {seed} {d:+.{digits}f}" for (seed, _), d in zip(pairs, diffs))
+        parts.append(f"{m} {cell(diffs, digits)} ({per_seed})")
+    return "; ".join(parts)
+
+
+def target_verdicts(spec, runs, variants, digits):
+    """The targets fixed before the runs (issue 53): the best of ours (highest mean ``rank_by`` among
+    ``spec.ours``) has the highest mean of all variants; its paired difference to the best baseline
+    (the highest mean among the rest) is positive in every seed; its mean mIoU_c is at least the best
+    baseline's; its mean mIoU_f is within 3 points of the family baseline's. Pending while a variant
+    that has runs lacks a seed; a variant without runs (dropped) is named and left out."""
+    metric, seeds = spec.rank_by, len(SEEDS)
+    lines = ["", f"Targets (fixed before the runs; the best of ours against the best baseline, on mean {metric}):", ""]
+    family = [v for v in TRAINABLE if FAMILIES[VARIANTS[v].family] is spec]
+    dropped = [VARIANTS[v].label for v in family if v not in runs]
+    if dropped:
+        lines += ["Not run under the pinned numerics, so not in the targets: " + ", ".join(dropped) + ".", ""]
+    missing = [f"{VARIANTS[v].label} {len(runs[v])}/{seeds}" for v in family if 0 < len(runs.get(v, [])) < seeds]
+    if missing:
+        return lines + [f"Pending: not every variant has its {seeds} seeds (" + ", ".join(missing) + ")."]
+    ours = [v for v in variants if v in spec.ours]
+    if spec.baseline not in runs or not ours or not [v for v in variants if v not in spec.ours]:
+        return lines + ["Pending: the baseline, a variant of ours and a baseline variant must all have runs."]
+    rest = [v for v in variants if v not in spec.ours and not VARIANTS[v].retired]
+    best_ours = max(ours, key=lambda v: mean_of(runs[v], metric))
+    best_rest = max(rest, key=lambda v: mean_of(runs[v], metric))
+    base = {r["seed"]: r for r in runs[best_rest]}
+    diffs = [r["metrics"][metric] - base[r["seed"]]["metrics"][metric] for r in runs[best_ours]]
+    checks = [
+        (f"the best of ours ({VARIANTS[best_ours].label}, {mean_of(runs[best_ours], metric):.{digits}f}) has the "
+         f"highest mean {metric} (best baseline: {VARIANTS[best_rest].label}, "
+         f"{mean_of(runs[best_rest], metric):.{digits}f})",
+         mean_of(runs[best_ours], metric) > mean_of(runs[best_rest], metric)),
+        (f"its paired {metric} difference to the best baseline is positive in every seed ("
+         + ", ".join(f"{d:+.{digits}f}" for d in diffs) + ")", all(d > 0 for d in diffs)),
+        (f"its mean mIoU_c ({mean_of(runs[best_ours], 'mIoU_c'):.{digits}f}) is at least the best baseline's "
+         f"({mean_of(runs[best_rest], 'mIoU_c'):.{digits}f})",
+         mean_of(runs[best_ours], "mIoU_c") >= mean_of(runs[best_rest], "mIoU_c")),
+        (f"its mean mIoU_f ({mean_of(runs[best_ours], 'mIoU_f'):.{digits}f}) is within 3 points of "
+         f"{VARIANTS[spec.baseline].label}'s ({mean_of(runs[spec.baseline], 'mIoU_f'):.{digits}f})",
+         mean_of(runs[best_ours], "mIoU_f") >= mean_of(runs[spec.baseline], "mIoU_f") - 3.0),
+    ]
+    return lines + [f"- {'met' if ok else 'missed'}: {text}" for text, ok in checks]
 
 
 def best_variant(spec, runs, variants):
     """The family's best: the highest mean on ``spec.ranking`` among the variants with every seed."""
-    complete = max(len(runs[v]) for v in variants)
-    return max((v for v in variants if len(runs[v]) == complete), key=lambda v: mean_of(runs[v], spec.ranking))
+    return max(complete_variants(runs, variants), key=lambda v: mean_of(runs[v], spec.ranking))
 
 
 def paired_differences(spec, runs, variants, digits, reference, title):
     """Per seed, variant minus ``reference`` on the family's primary metrics (seeds both ran)."""
     if not spec.primary or reference not in runs:
         return []
-    base = {r["seed"]: r for r in runs[reference]}
     lines = ["", f"Paired differences to {title}, seed by seed (the same seed: the same "
                  "initialisation and data order), on the primary metrics " + ", ".join(spec.primary)
              + "; mean +- std of the differences, then each seed's:", ""]
-    for v in variants:
-        if v == reference:
-            continue
-        pairs = sorted((r["seed"], r) for r in runs[v] if r["seed"] in base)
-        parts = []
-        for m in spec.primary:
-            diffs = [r["metrics"][m] - base[seed]["metrics"][m] for seed, r in pairs]
-            per_seed = ", ".join(f"seed {seed} {d:+.{digits}f}" for (seed, _), d in zip(pairs, diffs))
-            parts.append(f"{m} {cell(diffs, digits)} ({per_seed})")
-        lines.append(f"- {VARIANTS[v].label}: " + "; ".join(parts))
-    return lines
+    return lines + [f"- {VARIANTS[v].label}: " + paired_cells(runs, v, reference, spec.primary, digits)
+                    for v in variants if v != reference]
 
 
 def calibration_markdown(results_dir, spec):
@@ -292,7 +387,8 @@ def calibration_markdown(results_dir, spec):
 def write_markdown(docs_dir, setups, sections):
     lines = [
         "# Long-tail study: softmax focal vs sigmoid focal vs softmax CE (RetinaNet), vs CE and Seesaw (Faster "
-        "R-CNN), vs CE, CE + OHEM and class-weighted CE (semantic segmentation)",
+        "R-CNN), vs CE, CE + OHEM, class-weighted CE, Dice, Lovász, Tversky and median-frequency weights (semantic "
+        "segmentation)",
         "",
         "Generated by `python projects/longtail_study/run_study.py` from the JSON records in",
         "`projects/longtail_study/results/runs/` (`--plots-only` rewrites this page and the plots without training).",

@@ -118,16 +118,17 @@ def train_and_evaluate(variant, seed, cwd, work_root, extra_options, data=None, 
     return record
 
 
-def time_iterations(variant, cwd, work_root, extra_options):
+def time_iterations(variant, cwd, work_root, extra_options, quick=False):
     """Median logged seconds per iteration (no evaluation, no checkpoint) over the task's timing
-    length (detection: one epoch; segmentation: 100 iterations), and the last logged iteration."""
+    length (detection: one epoch; segmentation: 100 iterations, 20 with ``quick``), and the last
+    logged iteration."""
     task = FAMILIES[VARIANTS[variant].family].task
     config = osp.join(ROOT, VARIANTS[variant].config)
     work_dir = osp.join(work_root, f"timing_{variant}")
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     options = (FROZEN_STREAM_OPTIONS + extra_options + list(task.timing_options)
-               + ["default_hooks.checkpoint.save_last=False"])
+               + list(task.quick_timing_options if quick else ()) + ["default_hooks.checkpoint.save_last=False"])
     run([sys.executable, osp.join(TOOLS, "train.py"), config, "--work-dir", work_dir, "--cfg-options"]
         + options, cwd, osp.join(work_dir, "train.log"))
     curve, seconds = read_training_log(work_dir, task)
@@ -168,7 +169,7 @@ def measure_timing(args, cwd):
     for round_index in range(args.timing):
         for variant in args.variants:
             per_iteration, iterations[variant] = time_iterations(variant, cwd, args.work_root,
-                                                                 quick_options(variant, args))
+                                                                 quick_options(variant, args), args.quick)
             seconds[variant].append(per_iteration)
             print(f"timing round {round_index + 1}: {variant} {per_iteration:.3f} s/iter", flush=True)
     for family, spec in FAMILIES.items():

@@ -23,6 +23,7 @@ class DetectionTask:
     min_quick_scale = 0.0  # --quick draws 1% of the data
     timing_length = "one epoch"
     timing_options = ("train_cfg.max_epochs=1", "train_cfg.val_begin=2", "default_hooks.checkpoint.interval=2")
+    quick_timing_options = ()  # --quick's data is 1%: its epoch is short already
     quick_options = ("train_cfg.max_epochs=1", "train_dataloader.batch_size=8", "model.test_cfg.score_thr=0.0",
                      "model.test_cfg.rcnn.score_thr=0.0")
     loss_curves = (("loss_cls", "classification loss (each variant's own scale)"), ("loss_bbox", "box loss"))
@@ -82,6 +83,9 @@ class SegmentationTask:
                       f"default_hooks.checkpoint.interval={timing_iterations + 1}")
     quick_options = ("train_cfg.max_iters=2", "train_cfg.val_interval=2", "default_hooks.checkpoint.interval=2",
                      "train_dataloader.batch_size=2")
+    # --quick --timing: 20 iterations (a smoke test of the timing path for 11 variants, not a measurement)
+    quick_timing_options = ("train_cfg.max_iters=20", "train_cfg.val_interval=21",
+                            "default_hooks.checkpoint.interval=21")
     loss_curves = (("decode", "decode head loss (each variant's own scale)"), ("aux", "auxiliary head loss (x 0.4)"))
     _RECORDED = ("mIoU", "mIoU_r", "mIoU_c", "mIoU_f", "aAcc", "mAcc")
 

@@ -230,7 +230,7 @@ def test_run_study_quick_smoke_test(tmp_path):
     """Every variant of the three families trains 2 iterations and is evaluated, then is timed; the
     report and plots of each family are written."""
     result = subprocess.run([sys.executable, os.path.join(STUDY, "run_study.py"), "--quick", "--timing", "1"],
-                            capture_output=True, text=True, timeout=900, cwd=str(tmp_path),
+                            capture_output=True, text=True, timeout=1800, cwd=str(tmp_path),
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     out = result.stdout.strip().splitlines()[-1].split(" and the plots in ")[1]  # <temp>/docs/study
@@ -241,7 +241,8 @@ def test_run_study_quick_smoke_test(tmp_path):
     one_stage = ["sigmoid-focal", "softmax-ce", "softmax-focal", "softmax-focal-cb"]
     two_stage = ["frcnn-ce", "frcnn-seesaw", "frcnn-softmax-focal", "frcnn-softmax-focal-cb",
                  "frcnn-softmax-focal-prior"]
-    segmentation = ["seg-ce", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb"]  # retired ones not trained
+    segmentation = ["seg-ce", "seg-ce-ohem", "seg-ce-cb", "seg-focal", "seg-focal-cb", "seg-ce-dice", "seg-ce-lovasz",
+                    "seg-ce-tversky", "seg-ce-mfw", "seg-focal-cb-dice", "seg-focal-cb-lovasz"]  # retired: not trained
     assert runs == sorted(f"{v}_seed0.json" for v in one_stage + two_stage + segmentation)
     for run in runs:
         record = json.load(open(os.path.join(results, "runs", run)))
@@ -262,7 +263,7 @@ def test_run_study_quick_smoke_test(tmp_path):
         # each variant's own iteration count (the detection data: one epoch; segmentation: 100)
         assert sorted(timing["last_logged_iteration"]) == sorted(variants)
     seg_timing = json.load(open(os.path.join(results, "segmentation_timing.json")))
-    assert set(seg_timing["last_logged_iteration"].values()) == {100}
+    assert set(seg_timing["last_logged_iteration"].values()) == {20}  # --quick's timing length
     for name in ["two_stage_per_class_ap.png", "two_stage_group_ap.png", "two_stage_loss_curves.png",
                  "two_stage_iteration_time.png", "segmentation_per_class_iou.png", "segmentation_group_iou.png",
                  "segmentation_loss_curves.png", "segmentation_iteration_time.png"]:
@@ -302,6 +303,7 @@ def test_retired_variants_are_reported_from_their_records_and_not_trained(tmp_pa
     """Issue 36's levers left the code: their configs are gone, their records stay, the runner refuses them."""
     sys.path.insert(0, STUDY)
     try:
+        import variants
         from variants import TRAINABLE, VARIANTS
     finally:
         sys.path.remove(STUDY)
@@ -309,7 +311,9 @@ def test_retired_variants_are_reported_from_their_records_and_not_trained(tmp_pa
     assert len(retired) == 6 and not set(retired) & set(TRAINABLE)
     for name in retired:
         assert not os.path.exists(os.path.join(ROOT, VARIANTS[name].config)), name
-        assert os.path.exists(os.path.join(STUDY, "results", "runs", f"{name}_seed0.json")), name
+        family = variants.FAMILIES[VARIANTS[name].family]  # the segmentation family's are in its earlier block
+        folder = family.earlier or "runs"
+        assert os.path.exists(os.path.join(STUDY, "results", folder, f"{name}_seed0.json")), name
     result = subprocess.run([sys.executable, os.path.join(STUDY, "run_study.py"), "--variants", retired[0],
                              "--work-root", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and f"invalid choice: '{retired[0]}'" in result.stderr
@@ -374,3 +378,116 @@ def test_a_calibrating_family_trains_nothing_but_its_calibration():
     assert config.train_dataloader.dataset.data_root == data + "/"
     assert config.test_evaluator.train_seg_map_dir == data + "/ann_dir/train"
     assert config.param_scheduler[1]["end"] == config.train_cfg.max_iters == 6000
+
+
+# ---------------------------------------------------------------- issue 53: numerics pin, earlier block, targets
+
+def _report_modules():
+    sys.path.insert(0, STUDY)
+    try:
+        import numerics
+        import report
+        import variants
+    finally:
+        sys.path.remove(STUDY)
+    return numerics, report, variants
+
+
+def test_the_committed_numerics_probe_is_the_pinned_probe_of_a_named_cpu():
+    """The probe a later machine must match: 100 losses of the pinned run, its machine named (CPU
+    model, AVX-512 or not, ATen's capability) and the options it ran with (a changed pin or probe
+    needs a new record)."""
+    numerics, _, _ = _report_modules()
+    record = json.load(open(numerics.PROBE_RECORD))
+    assert record["options"] == numerics.PROBE_OPTIONS and record["config"] == numerics.PROBE_CONFIG
+    assert record["machine"]["pinned_env"] == numerics.PINNED_ENV
+    assert record["machine"]["aten_cpu_capability"] == "AVX2" and isinstance(record["machine"]["avx512"], bool)
+    assert record["machine"]["cpu_model"] and record["machine"]["threads"] == 2
+    losses = record["losses"]
+    assert len(losses) == numerics.PROBE_ITERATIONS and all(0 < loss < 1 for loss in losses)
+    assert losses[-1] < losses[0]  # it trains
+
+
+def test_a_record_names_its_cpu_and_the_pin_reaches_the_training_process():
+    numerics, report, _ = _report_modules()
+    machine = numerics.machine()
+    assert machine["aten_cpu_capability"] == "AVX2" or not torch.backends.cpu.get_cpu_capability().startswith("AVX")
+    assert machine["threads"] == 2 and machine["pinned_env"] == numerics.PINNED_ENV
+    label = report.machine_label(machine)
+    assert machine["cpu_model"] in label and ("no AVX-512" in label) is (not machine["avx512"])
+    assert report.machine_label(dict(processor="x86_64", cpus=2, python="3.11.7")) == "x86_64, 2 CPUs"
+    unpinned = numerics.pinned_environment(pinned=False)
+    assert not set(numerics.PINNED_ENV) & set(unpinned)
+    assert numerics.first_difference([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) is None
+    assert numerics.first_difference([1.0, 2.5, 3.0], [1.0, 2.0, 3.0]) == 2
+    assert numerics.first_difference([1.0, 2.0], [1.0, 2.0, 3.0]) == 3
+
+
+def test_the_runner_refuses_to_train_where_the_numerics_probe_differs(tmp_path, monkeypatch):
+    sys.path.insert(0, STUDY)
+    try:
+        import run_study
+    finally:
+        sys.path.remove(STUDY)
+    monkeypatch.setattr(run_study, "check_probe", lambda: (False, "numerics probe: loss at iteration 2 differs"))
+    trained = []
+    monkeypatch.setattr(run_study, "train_and_evaluate", lambda *a, **k: trained.append(a))
+    args = argparse.Namespace(seeds=[0], variants=["seg-ce"], quick=False, unpaired_numerics=False,
+                              work_root=str(tmp_path))
+    with pytest.raises(SystemExit, match="iteration 2 differs; --unpaired-numerics trains anyway"):
+        run_study.train_missing_runs(args, str(tmp_path), str(tmp_path))
+    assert not trained
+
+
+def _seg_record(variant, seed, miou, common, frequent, machine=None):
+    return dict(variant=variant, seed=seed, metrics=dict(mIoU=miou, mIoU_r=0.0, mIoU_c=common, mIoU_f=frequent,
+                                                         aAcc=98.0, mAcc=60.0),
+                per_class_IoU=dict(background=99.0), classes=dict(background=dict(images=501, group="f")),
+                iteration_seconds=0.2, train_seconds=800.0, machine=machine or dict(processor="x86_64", cpus=2),
+                loss_curve=[dict(iter=20, loss=0.5, decode=0.4, aux=0.1)])
+
+
+@pytest.mark.parametrize("ours_miou,ours_frequent,verdicts", [
+    ((60.0, 61.0, 62.0), 90.0, ["met", "met", "met", "met"]),
+    ((60.0, 49.0, 62.0), 90.0, ["met", "missed", "met", "met"]),  # one seed below the best baseline
+    ((60.0, 61.0, 62.0), 80.0, ["met", "met", "met", "missed"]),  # frequent classes > 3 points below CE's
+    ((45.0, 46.0, 47.0), 90.0, ["missed", "missed", "met", "met"]),
+])
+def test_the_segmentation_targets_are_judged_from_the_records(ours_miou, ours_frequent, verdicts):
+    """Issue 53's targets, on a hand-built family: ours + CB against the best baseline (CE + Lovász)."""
+    _, report, variants = _report_modules()
+    spec = variants.FAMILIES["segmentation"]
+    runs = {"seg-ce": [_seg_record("seg-ce", s, 40.0, 18.0, 88.0) for s in range(3)],
+            "seg-ce-lovasz": [_seg_record("seg-ce-lovasz", s, 50.0, 40.0, 88.0) for s in range(3)],
+            "seg-focal-cb": [_seg_record("seg-focal-cb", s, m, 50.0, ours_frequent) for s, m in enumerate(ours_miou)]}
+    lines = report.target_verdicts(spec, runs, list(runs), 2)
+    assert [line.split(":")[0][2:] for line in lines if line.startswith("- ")] == verdicts
+    assert any(line.startswith("Not run under the pinned numerics") and "CE + Dice" in line for line in lines)
+    runs["seg-ce-dice"] = runs["seg-ce"][:1]
+    assert "Pending: not every variant has its 3 seeds (CE + Dice (mmseg's TverskyLoss 0.5/0.5) 1/3)" in \
+        report.target_verdicts(spec, runs, list(runs), 2)[-1]
+
+
+def test_earlier_runs_are_a_block_of_their_own_after_the_pinned_rows(tmp_path):
+    """Records of the earlier numerics are reported after the family's pinned runs, paired only among
+    themselves; the rank by mIoU and the targets cover the pinned runs only."""
+    _, report, variants = _report_modules()
+    spec = variants.FAMILIES["segmentation"]
+    pinned = dict(processor="x86_64", cpus=2, cpu_model="AMD EPYC", avx512=False, aten_cpu_capability="AVX2",
+                  torch="2.13.0+cpu", onednn="3.12.0")
+    for folder, machine, shift in [("runs", pinned, 0.0), (spec.earlier, None, 10.0)]:
+        os.makedirs(tmp_path / "results" / folder)
+        for variant, miou in [("seg-ce", 40.0), ("seg-focal-cb", 55.0)]:
+            for seed in range(3):
+                record = _seg_record(variant, seed, miou + shift + seed, 30.0, 88.0, machine)
+                (tmp_path / "results" / folder / f"{variant}_seed{seed}.json").write_text(json.dumps(record))
+    assert report.report(str(tmp_path / "results"), str(tmp_path / "docs"))
+    page = (tmp_path / "docs" / "study.md").read_text()
+    section = page.split("## Semantic segmentation: UNet + FCN head (mmseg)")[1]
+    pinned_part, earlier_part = section.split("### Earlier block: before the numerics pin")
+    assert "| ours + class-balanced alpha | 3 | 56.00 +- 1.00 |" in pinned_part
+    assert "1. ours + class-balanced alpha: 56.00 +- 1.00 (3)" in pinned_part
+    assert "AMD EPYC, 2 CPUs, no AVX-512, ATen AVX2" in pinned_part
+    assert "| ours + class-balanced alpha | 3 | 66.00 +- 1.00 |" in earlier_part
+    assert "Rank by mean" not in earlier_part and "Targets" not in earlier_part
+    assert "on x86_64, 2 CPUs" in earlier_part
