@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from . import distributed, loss_op
-from .checks.scalars import check_int  # noqa: F401 - importable from here as before 0.3
+from .checks.scalars import check_int  # noqa: F401 - still importable from here (it was re-exported)
 from .class_factors import NO_FACTORS, ClassFactors
 from .kernels.interface import Counts
 from .options import OPTION_NAMES, REDUCTIONS, LossOptions

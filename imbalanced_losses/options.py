@@ -9,7 +9,7 @@ import dataclasses
 from typing import Optional
 
 from . import backend_registry
-from .backend_registry import CHOICES as BACKENDS  # noqa: F401 - the choices at import, as before 0.3
+from .backend_registry import CHOICES as BACKENDS  # noqa: F401 - still importable from here
 from .checks.scalars import check_flag, check_int, check_number, non_negative
 
 REDUCTIONS = ("none", "mean", "sum", "mean_positive")
